@@ -1,0 +1,377 @@
+"""The pipeline: article → prepare → extract → validate → ground → ArticleAnalysis.
+
+Public entry points (re-exported from :mod:`stance`): :func:`analyze`, :func:`aanalyze`,
+:func:`analyze_folder`; :func:`analyze_articles` is the streaming async core that the CLI,
+the batch collector and the eval runner share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import AsyncIterator, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .backends import resolve_extractor, resolve_model_spec
+from .backends.base import ExtractResult, Extractor
+from .errors import InputError, ModelError, StanceError
+from .grounding import ground, normalise
+from .loaders import Article, iter_articles, load_file, make_article
+from .prepare import prepare
+from .schema import (
+    ArticleAnalysis,
+    ArticleFailure,
+    Extraction,
+    Party,
+    Position,
+    Provenance,
+    Summary,
+)
+from .tokens import counter_for
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CHUNK_TOKENS = 6000
+Outcome = ArticleAnalysis | ArticleFailure
+
+
+def _named_in(name: str, text_norm: str) -> bool:
+    n = normalise(name)
+    return bool(n) and n in text_norm
+
+
+def build_analysis(
+    article: Article,
+    result: ExtractResult,
+    extractor: Extractor,
+    *,
+    strict_grounding: bool = False,
+) -> ArticleAnalysis:
+    """Validate an extraction against the article and ground every quote.
+
+    * Every evidence quote is located in the text (:func:`stance.grounding.ground`).
+      Unfound quotes are kept and flagged, or dropped with ``strict_grounding``; a position
+      left without evidence is then dropped too.
+    * A party whose name and aliases appear nowhere in the article is an invention (a model
+      hallucination or an obeyed prompt injection): it and its positions are dropped.
+    * A position whose party is not listed gets a party entry if the name is in the text.
+    Everything dropped is named in ``warnings``.
+    """
+    ex: Extraction = result.extraction
+    text = article.text
+    text_norm = normalise(text)
+    warnings: list[str] = []
+
+    parties: dict[str, Party] = {}
+    lookup: dict[str, str] = {}
+    rejected: set[str] = set()
+    for p in ex.parties:
+        names = [p.name, *p.aliases]
+        if not any(_named_in(n, text_norm) for n in names):
+            warnings.append(f"dropped party '{p.name}': not named in the article")
+            rejected.add(normalise(p.name))
+            continue
+        key = normalise(p.name)
+        if key in parties:
+            continue
+        aliases = [a for a in dict.fromkeys(p.aliases) if a and normalise(a) != key]
+        parties[key] = Party(name=p.name, type=p.type, role=p.role, aliases=aliases)
+        for n in names:
+            lookup.setdefault(normalise(n), key)
+
+    positions: list[Position] = []
+    cues = result.cues or []
+    for i, pos in enumerate(ex.positions):
+        pkey = lookup.get(normalise(pos.party))
+        if pkey is None:
+            if normalise(pos.party) in rejected or not _named_in(pos.party, text_norm):
+                warnings.append(
+                    f"dropped position of '{pos.party}' on '{pos.topic}': party not in the article"
+                )
+                continue
+            pkey = normalise(pos.party)
+            parties[pkey] = Party(name=pos.party)
+            lookup[pkey] = pkey
+        evidence = [ground(q, text) for q in dict.fromkeys(pos.evidence) if q.strip()]
+        missing = [e for e in evidence if e.status == "not_found"]
+        if missing:
+            if strict_grounding:
+                evidence = [e for e in evidence if e.status != "not_found"]
+                warnings.append(
+                    f"dropped {len(missing)} ungrounded quote(s) of '{pos.party}' on '{pos.topic}'"
+                )
+            else:
+                warnings.append(
+                    f"{len(missing)} quote(s) of '{pos.party}' on '{pos.topic}' not found in the text"
+                )
+        if strict_grounding and not evidence:
+            warnings.append(f"dropped position of '{pos.party}' on '{pos.topic}': no grounded evidence")
+            continue
+        positions.append(
+            Position(
+                party=parties[pkey].name,
+                topic=pos.topic.strip(),
+                position=pos.position.strip(),
+                stance=pos.stance,
+                attribution=pos.attribution,
+                via=pos.via,
+                evidence=evidence,
+                cue=cues[i] if i < len(cues) else None,
+            )
+        )
+
+    provenance = Provenance(
+        model=extractor.model,
+        backend=extractor.backend,
+        endpoint_host=extractor.endpoint_host,
+        prompt_hash=extractor.fingerprint().get("prompt_hash"),
+        parameters=extractor.fingerprint().get("params", {}),
+        usage=result.usage,
+        calls=result.calls,
+        attempts=result.attempts,
+        chunks=result.chunks,
+        latency_s=round(result.latency_s, 4),
+        stance_version=__version__,
+    )
+    return ArticleAnalysis(
+        article=article.ref,
+        summary=Summary(text=ex.summary.strip(), key_points=ex.key_points),
+        parties=list(parties.values()),
+        positions=positions,
+        provenance=provenance,
+        warnings=warnings,
+    )
+
+
+def failure_from(article: Article, exc: BaseException) -> ArticleFailure:
+    """The error record for an article whose analysis failed."""
+    if isinstance(exc, ModelError):
+        stage = "model"
+        if type(exc).__name__ in ("InvalidOutput", "TruncatedOutput", "Refusal"):
+            stage = "validate"
+        return ArticleFailure(
+            article_id=article.id,
+            path=article.ref.path,
+            stage=stage,  # type: ignore[arg-type]
+            error=type(exc).__name__,
+            message=str(exc),
+            attempts=exc.attempts,
+            last_raw=exc.last_raw,
+        )
+    return ArticleFailure(
+        article_id=article.id,
+        path=article.ref.path,
+        stage="prepare",
+        error=type(exc).__name__,
+        message=str(exc) or type(exc).__name__,
+    )
+
+
+async def analyze_one(
+    article: Article,
+    extractor: Extractor,
+    *,
+    strict_grounding: bool = False,
+    chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
+) -> tuple[Outcome, ExtractResult | None]:
+    """Analyse one article; every error becomes a failure record, never an exception."""
+    try:
+        doc = prepare(article, counter_for(extractor.model), chunk_tokens=chunk_tokens)
+        result = await extractor.extract(doc)
+        return build_analysis(article, result, extractor, strict_grounding=strict_grounding), result
+    except StanceError as exc:
+        return failure_from(article, exc), None
+    except Exception as exc:  # a bug must cost one article, not the run; keep the evidence
+        log.exception("unexpected error on article %s", article.id)
+        return failure_from(article, exc), None
+
+
+async def analyze_articles(
+    articles: Iterable[Article | ArticleFailure],
+    extractor: Extractor,
+    *,
+    concurrency: int = 8,
+    strict_grounding: bool = False,
+    chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
+) -> AsyncIterator[tuple[Article | None, Outcome, ExtractResult | None]]:
+    """Analyse a stream of articles with at most ``concurrency`` in flight.
+
+    Results are yielded as they complete (not in input order). The input is pulled lazily
+    and at most ``2 × concurrency`` results wait in memory, so memory stays flat however
+    long the stream is. Load failures in the input are passed through unchanged.
+    """
+    if concurrency < 1:
+        raise StanceError("concurrency must be at least 1")
+    source = iter(articles)
+    out: asyncio.Queue[tuple[Article | None, Outcome, ExtractResult | None] | None] = (
+        asyncio.Queue(maxsize=2 * concurrency)
+    )
+
+    async def worker() -> None:
+        for item in source:  # one event loop thread: next() is never called concurrently
+            if isinstance(item, ArticleFailure):
+                await out.put((None, item, None))
+                continue
+            outcome, result = await analyze_one(
+                item, extractor, strict_grounding=strict_grounding, chunk_tokens=chunk_tokens
+            )
+            await out.put((item, outcome, result))
+
+    async def run_workers() -> None:
+        try:
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+        finally:
+            await out.put(None)
+
+    runner = asyncio.create_task(run_workers())
+    try:
+        while True:
+            got = await out.get()
+            if got is None:
+                break
+            yield got
+        await runner  # re-raise a worker crash (e.g. the input iterator failed)
+    finally:
+        if not runner.done():
+            runner.cancel()
+            try:
+                await runner
+            except (asyncio.CancelledError, Exception):
+                pass
+
+
+def _to_article(text_or_path: str | Path, **meta: Any) -> Article:
+    if isinstance(text_or_path, Path) or (
+        isinstance(text_or_path, str)
+        and "\n" not in text_or_path
+        and len(text_or_path) < 4096
+        and Path(text_or_path).is_file()
+    ):
+        arts = load_file(text_or_path)
+        if len(arts) != 1:
+            raise InputError(str(text_or_path), f"holds {len(arts)} articles; use analyze_folder")
+        return arts[0]
+    from .loaders import content_hash
+
+    text = str(text_or_path)
+    art_id = meta.pop("id", None) or "text-" + content_hash(text)[:12]
+    return make_article(text, id=art_id, **meta)
+
+
+async def aanalyze(
+    text_or_path: str | Path,
+    *,
+    model: str | Extractor | None = None,
+    strict_grounding: bool = False,
+    title: str | None = None,
+    source: str | None = None,
+    published: str | None = None,
+    url: str | None = None,
+    **options: Any,
+) -> ArticleAnalysis:
+    """Analyse one article (text or a file path) and return its :class:`ArticleAnalysis`.
+
+    Args:
+        text_or_path: article text, or the path of a .txt/.md/.json/.html file.
+        model: a model spec (``"baseline"``, ``"gpt-4o-mini"``, ``"local"``...) or an
+            :class:`~stance.backends.base.Extractor`. Default: see :mod:`stance.backends`.
+        strict_grounding: drop evidence that cannot be found in the text.
+        title, source, published, url: metadata when passing raw text.
+        **options: passed to :func:`stance.backends.resolve_extractor` (``base_url``,
+            ``api_key``, ``prompts_dir``, ``output_mode``, ``temperature``...).
+
+    Raises:
+        InputError: the article is unusable. ModelError: the model gave no usable answer.
+    """
+    article = _to_article(text_or_path, title=title, source=source, published=published, url=url)
+    owned = not isinstance(model, Extractor)
+    if isinstance(model, Extractor):
+        extractor = model
+    else:
+        spec, note = resolve_model_spec(model)
+        if note:
+            log.info(note)
+        extractor = resolve_extractor(spec, **options)
+    try:
+        doc = prepare(article, counter_for(extractor.model))
+        result = await extractor.extract(doc)
+        return build_analysis(article, result, extractor, strict_grounding=strict_grounding)
+    finally:
+        if owned:
+            await extractor.aclose()
+
+
+def analyze(text_or_path: str | Path, *, model: str | Extractor | None = None, **options: Any) -> ArticleAnalysis:
+    """Synchronous :func:`aanalyze`. Do not call from inside a running event loop."""
+    return asyncio.run(aanalyze(text_or_path, model=model, **options))
+
+
+def analyze_folder(
+    path: str | Path | Iterable[str | Path],
+    *,
+    model: str | Extractor | None = None,
+    output: str | Path | None = None,
+    concurrency: int = 8,
+    strict_grounding: bool = False,
+    **options: Any,
+) -> Iterator[Outcome]:
+    """Analyse every article under ``path``, yielding results as they complete.
+
+    With ``output``, the run folder (DESIGN.md §4) is written as results arrive and the
+    reports when the iteration ends. Failed articles are yielded as
+    :class:`~stance.schema.ArticleFailure` records; nothing is raised for one bad article.
+    """
+    from .runfolder import RunWriter
+
+    paths = [path] if isinstance(path, str | Path) else list(path)
+    q: queue.Queue[Outcome | BaseException | None] = queue.Queue(maxsize=2 * concurrency)
+
+    async def produce() -> None:
+        if isinstance(model, Extractor):
+            extractor, owned = model, False
+        else:
+            spec, note = resolve_model_spec(model)
+            if note:
+                log.info(note)
+            extractor, owned = resolve_extractor(spec, **options), True
+        writer = RunWriter(output, extractor) if output is not None else None
+        try:
+            async for _art, outcome, result in analyze_articles(
+                iter_articles(paths),
+                extractor,
+                concurrency=concurrency,
+                strict_grounding=strict_grounding,
+            ):
+                if writer is not None:
+                    writer.add(outcome, result)
+                await asyncio.to_thread(q.put, outcome)
+            if writer is not None:
+                writer.finish()
+        finally:
+            if writer is not None:
+                writer.close()
+            if owned:
+                await extractor.aclose()
+
+    def runner() -> None:
+        try:
+            asyncio.run(produce())
+        except BaseException as exc:  # handed to the consumer thread and re-raised there
+            q.put(exc)
+            return
+        q.put(None)
+
+    thread = threading.Thread(target=runner, name="stance-analyze", daemon=True)
+    thread.start()
+    while True:
+        item = q.get()
+        if item is None:
+            break
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+    thread.join()

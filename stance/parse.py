@@ -1,0 +1,79 @@
+"""Turn a model's completion into a validated :class:`~stance.schema.Extraction`.
+
+``finish_reason`` and ``refusal`` are checked before any parsing, so a truncated answer is
+reported as truncated rather than as broken JSON. Validation errors are returned as short
+human-readable lines that the re-ask prompt feeds back to the model.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from pydantic import ValidationError
+
+from .chat import Completion
+from .errors import InvalidOutput, Refusal, TruncatedOutput
+from .schema import Extraction
+
+_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
+MAX_ERRORS = 12
+
+
+def extract_json_text(content: str) -> str:
+    """The JSON object inside ``content``: strips code fences and chatter around it."""
+    m = _FENCE.match(content)
+    if m:
+        return m.group(1)
+    start = content.find("{")
+    end = content.rfind("}")
+    if start > 0 and end > start:
+        return content[start : end + 1]
+    return content
+
+
+def validation_errors(exc: ValidationError) -> list[str]:
+    lines = []
+    for err in exc.errors()[:MAX_ERRORS]:
+        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
+        lines.append(f"{loc}: {err['msg']}")
+    if exc.error_count() > MAX_ERRORS:
+        lines.append(f"... and {exc.error_count() - MAX_ERRORS} more")
+    return lines
+
+
+def parse_completion(completion: Completion, *, attempts: int = 1) -> Extraction:
+    """Validate one completion or raise the specific error that explains why not."""
+    raw = completion.content
+    if completion.refusal:
+        raise Refusal(f"model refused: {completion.refusal[:200]}", attempts=attempts, last_raw=raw)
+    if completion.finish_reason == "length":
+        raise TruncatedOutput(
+            "model output was cut off at its token limit (finish_reason=length); "
+            "raise max_tokens or shorten the chunk size",
+            attempts=attempts,
+            last_raw=raw,
+        )
+    if completion.finish_reason == "content_filter":
+        raise Refusal("model output was blocked by a content filter", attempts=attempts, last_raw=raw)
+    if not raw or not raw.strip():
+        raise InvalidOutput("model returned an empty answer", attempts=attempts, last_raw=raw)
+    try:
+        data = json.loads(extract_json_text(raw))
+    except json.JSONDecodeError as exc:
+        raise InvalidOutput(
+            f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
+            attempts=attempts,
+            last_raw=raw,
+        ) from exc
+    try:
+        return Extraction.model_validate(data)
+    except ValidationError as exc:
+        errors = validation_errors(exc)
+        raise InvalidOutput(
+            "JSON does not match the schema: " + "; ".join(errors[:3]),
+            errors=errors,
+            attempts=attempts,
+            last_raw=raw,
+            original=exc,
+        ) from exc

@@ -1,0 +1,113 @@
+"""Prepare an article for a model: numbered sentences, token counts, chunks.
+
+Offsets always refer to ``Article.text`` exactly as loaded; normalisation (quotes,
+whitespace) is only ever applied to copies used for matching (see :mod:`stance.grounding`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .loaders import Article
+from .tokens import TokenCounter
+
+# Abbreviations after which a full stop does not end a sentence.
+_ABBREV = {
+    "mr", "mrs", "ms", "dr", "prof", "sen", "rep", "gov", "gen", "col", "lt", "sgt", "capt",
+    "st", "jr", "sr", "no", "vs", "etc", "inc", "ltd", "co", "corp", "dept", "univ", "u.s",
+    "u.k", "u.n", "e.u", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept",
+    "oct", "nov", "dec", "e.g", "i.e", "approx", "est", "fig", "mt", "ft", "rev", "hon",
+}  # fmt: skip
+# A sentence ends at . ! ? (optionally followed by closing quotes/brackets) then whitespace,
+# or at a blank line / newline (headlines and paragraphs).
+_BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)|\n\s*\n|\n")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    index: int
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Chunk:
+    index: int
+    start: int
+    end: int
+    sentences: list[Sentence]
+    n_tokens: int
+
+
+@dataclass
+class PreparedArticle:
+    article: Article
+    sentences: list[Sentence]
+    n_tokens: int
+    chunks: list[Chunk] = field(default_factory=list)
+
+
+def split_sentences(text: str) -> list[Sentence]:
+    """Split text into sentences with exact character spans into ``text``."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for m in _BOUNDARY.finditer(text):
+        end = m.end()
+        if m.group(0).startswith("."):
+            word = re.search(r"([A-Za-z.]+)\.$", text[start : m.start() + 1])
+            # "U.S." / "Mr." / "Jan." : keep going unless the next word starts a sentence
+            if word and word.group(1).lower().rstrip(".") in _ABBREV:
+                nxt = text[end : end + 3].lstrip()
+                if nxt[:1].islower() or nxt[:1].isdigit() or word.group(1).lower() in (
+                    "mr", "mrs", "ms", "dr", "prof", "st", "gen", "gov", "sen", "rep",
+                ):  # fmt: skip
+                    continue
+            # single capital initial: "John F. Kennedy"
+            if re.search(r"(?:^|\s)[A-Z]$", text[start : m.start()]):
+                continue
+        spans.append((start, end))
+        start = end
+    spans.append((start, len(text)))
+    out: list[Sentence] = []
+    for s, e in spans:
+        seg = text[s:e]
+        lead = len(seg) - len(seg.lstrip())
+        trail = len(seg) - len(seg.rstrip())
+        s2, e2 = s + lead, e - trail
+        if e2 > s2:
+            out.append(Sentence(index=len(out) + 1, start=s2, end=e2, text=text[s2:e2]))
+    return out
+
+
+def prepare(article: Article, counter: TokenCounter, *, chunk_tokens: int = 6000) -> PreparedArticle:
+    """Split into sentences, count tokens, and cut into chunks of at most ``chunk_tokens``.
+
+    Chunks break only between sentences and overlap by one sentence, so a quote that
+    spans a boundary can still be found whole in one of them.
+    """
+    sentences = split_sentences(article.text)
+    counts = [counter.count(s.text) + 1 for s in sentences]
+    total = sum(counts)
+    chunks: list[Chunk] = []
+    i = 0
+    while i < len(sentences):
+        j, budget = i, 0
+        while j < len(sentences) and (j == i or budget + counts[j] <= chunk_tokens):
+            budget += counts[j]
+            j += 1
+        group = sentences[i:j]
+        chunks.append(
+            Chunk(
+                index=len(chunks),
+                start=group[0].start,
+                end=group[-1].end,
+                sentences=group,
+                n_tokens=budget,
+            )
+        )
+        if j >= len(sentences):
+            break
+        i = j - 1 if j - 1 > i else j  # one sentence of overlap
+    return PreparedArticle(article=article, sentences=sentences, n_tokens=total, chunks=chunks)

@@ -1,0 +1,226 @@
+"""Write a run folder (DESIGN.md §4).
+
+Each finished article is written at once as ``OUT/<id>.json`` (temp file + rename, so a
+killed run never leaves half a file). Those files are the source of truth: ``finish()``
+rebuilds ``positions.csv``, ``positions.jsonl``, the comparison and the reports from them,
+one article at a time, and writes ``run.json`` last.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from . import __version__
+from .backends.base import ExtractResult, Extractor
+from .errors import StanceError
+from .schema import ArticleAnalysis, ArticleFailure, Usage
+from .tokens import counter_for
+
+RESERVED = {"run", "comparison", "positions", "matrix", "merge_log", "report", "requests"}
+CSV_COLUMNS = [
+    "article_id", "title", "source", "published", "party", "topic", "stance", "attribution",
+    "via", "position", "evidence", "evidence_status", "evidence_start", "evidence_end",
+    "n_evidence", "cue",
+]  # fmt: skip
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so readers see the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def article_path(out_dir: Path, article_id: str) -> Path:
+    """Where an article's JSON goes; refuses anything that would land outside ``out_dir``."""
+    stem = article_id if article_id not in RESERVED else f"{article_id}-article"
+    path = (out_dir / f"{stem}.json").resolve()
+    if path.parent != out_dir.resolve() or stem.startswith("."):
+        raise StanceError(f"article id {article_id!r} would be written outside {out_dir}")
+    return path
+
+
+def iter_run_analyses(run_dir: Path, warn: Any = None) -> Iterator[ArticleAnalysis]:
+    """Every per-article analysis stored in a run folder, in file-name order."""
+    for f in sorted(run_dir.glob("*.json")):
+        if f.stem in RESERVED:
+            continue
+        try:
+            yield ArticleAnalysis.model_validate_json(f.read_bytes())
+        except (ValidationError, ValueError, OSError) as exc:
+            if warn is not None:
+                warn(f"{f}: not an article analysis ({exc.__class__.__name__}); skipped")
+
+
+def position_rows(a: ArticleAnalysis) -> Iterator[dict[str, Any]]:
+    for p in a.positions:
+        first = p.evidence[0] if p.evidence else None
+        yield {
+            "article_id": a.article.id,
+            "title": a.article.title,
+            "source": a.article.source,
+            "published": a.article.published,
+            "party": p.party,
+            "topic": p.topic,
+            "stance": p.stance,
+            "attribution": p.attribution,
+            "via": p.via,
+            "position": p.position,
+            "evidence": first.quote if first else None,
+            "evidence_status": first.status if first else None,
+            "evidence_start": first.start if first else None,
+            "evidence_end": first.end if first else None,
+            "n_evidence": len(p.evidence),
+            "cue": p.cue,
+        }
+
+
+def prompt_overhead_tokens(extractor: Extractor) -> int | None:
+    """Tokens every call spends before the article text: system prompt + user wrapper."""
+    prompts = getattr(extractor, "prompts", None)
+    system = getattr(extractor, "system_prompt", None)
+    if prompts is None or system is None:
+        return None
+    from .loaders import make_article
+    from .prompts import ChunkInfo
+
+    dummy = make_article("x", id="x")
+    wrapper = prompts.extract(article=dummy.ref, text="", chunk=ChunkInfo(1, 1))
+    counter = counter_for(extractor.model)
+    return counter.count(system) + counter.count(wrapper) + 8  # ~4 tokens/message framing
+
+
+class RunWriter:
+    """Collects a run's outcomes into a run folder."""
+
+    def __init__(self, out_dir: str | Path, extractor: Extractor) -> None:
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.extractor = extractor
+        self.started = time.time()
+        self.failures: list[ArticleFailure] = []
+        self.ok_ids: list[str] = []
+        self.usage = Usage()
+        self.calls = 0
+        self.attempts = 0
+        self.latency = 0.0
+        self.cached = 0
+
+    def add(self, outcome: ArticleAnalysis | ArticleFailure, result: ExtractResult | None) -> None:
+        if isinstance(outcome, ArticleFailure):
+            self.failures.append(outcome)
+            return
+        try:
+            path = article_path(self.out_dir, outcome.article.id)
+            atomic_write_text(path, outcome.model_dump_json(indent=2))
+        except (StanceError, OSError) as exc:
+            self.failures.append(
+                ArticleFailure(
+                    article_id=outcome.article.id,
+                    path=outcome.article.path,
+                    stage="write",
+                    error=type(exc).__name__,
+                    message=str(exc),
+                )
+            )
+            return
+        self.ok_ids.append(outcome.article.id)
+        prov = outcome.provenance
+        if prov.cached:
+            self.cached += 1
+        else:
+            self.usage = self.usage + prov.usage
+            self.calls += prov.calls
+            self.attempts += prov.attempts
+        self.latency += prov.latency_s
+
+    def manifest(self) -> dict[str, Any]:
+        fp = self.extractor.fingerprint()
+        n_ok = len(self.ok_ids)
+        return {
+            "stance_version": __version__,
+            "model": self.extractor.model,
+            "backend": self.extractor.backend,
+            "endpoint_host": self.extractor.endpoint_host,
+            "prompt_hash": fp.get("prompt_hash"),
+            "parameters": fp.get("params", {}),
+            "counts": {
+                "articles": n_ok + len(self.failures),
+                "ok": n_ok,
+                "failed": len(self.failures),
+                "cached": self.cached,
+            },
+            "tokens": self.usage.model_dump(),
+            "tokens_per_article": round(self.usage.total_tokens / n_ok, 1) if n_ok else 0,
+            "prompt_overhead_tokens": prompt_overhead_tokens(self.extractor),
+            "calls": self.calls,
+            "attempts": self.attempts,
+            "cost_usd": None,
+            "timings": {
+                "started": datetime.fromtimestamp(self.started, UTC).isoformat(),
+                "finished": datetime.now(UTC).isoformat(),
+                "wall_s": round(time.time() - self.started, 3),
+                "model_latency_s_total": round(self.latency, 3),
+                "model_latency_s_mean": round(self.latency / n_ok, 4) if n_ok else 0,
+            },
+            "failures": [f.model_dump() for f in self.failures],
+        }
+
+    def finish(self) -> dict[str, Any]:
+        """Write the aggregate files and reports, then ``run.json``; return the manifest."""
+        manifest = self.manifest()
+        stats: Counter[str] = Counter()
+        ok = set(self.ok_ids)
+        analyses: list[ArticleAnalysis] = []
+        with (
+            open(self.out_dir / ".positions.csv.tmp", "w", encoding="utf-8", newline="") as fcsv,
+            open(self.out_dir / ".positions.jsonl.tmp", "w", encoding="utf-8") as fjl,
+        ):
+            w = csv.DictWriter(fcsv, fieldnames=CSV_COLUMNS)
+            w.writeheader()
+            for a in iter_run_analyses(self.out_dir):
+                if a.article.id not in ok:
+                    continue  # a stale file from an earlier run with other inputs
+                analyses.append(a)
+                for row in position_rows(a):
+                    w.writerow(row)
+                    fjl.write(json.dumps(row, ensure_ascii=False) + "\n")
+                stats["positions"] += len(a.positions)
+                for p in a.positions:
+                    for e in p.evidence:
+                        stats[f"evidence_{e.status}"] += 1
+        os.replace(self.out_dir / ".positions.csv.tmp", self.out_dir / "positions.csv")
+        os.replace(self.out_dir / ".positions.jsonl.tmp", self.out_dir / "positions.jsonl")
+        manifest["counts"].update(stats)
+        self.write_reports(analyses, manifest)
+        atomic_write_text(self.out_dir / "run.json", json.dumps(manifest, indent=2))
+        return manifest
+
+    def write_reports(self, analyses: list[ArticleAnalysis], manifest: dict[str, Any]) -> None:
+        from .compare import compare
+        from .report import write_run_reports
+
+        write_run_reports(self.out_dir, analyses, compare(analyses), manifest)
+
+    def close(self) -> None:
+        for tmp in (".positions.csv.tmp", ".positions.jsonl.tmp"):
+            (self.out_dir / tmp).unlink(missing_ok=True)
