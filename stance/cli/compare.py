@@ -1,0 +1,130 @@
+"""``stance compare``: rebuild the comparison and reports from stored results, no model calls."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import ValidationError
+
+from ..compare import compare as compare_analyses
+from ..errors import InputError
+from ..report import write_run_reports
+from ..schema import ArticleAnalysis
+
+# Files a run folder holds besides the per-article results.
+NOT_ARTICLES = frozenset(
+    {"run", "comparison", "report", "requests", "positions", "matrix", "merge_log"}
+)
+
+
+def _warn(message: str) -> None:
+    click.echo(f"stance: warning: {message}", err=True)
+
+
+def read_run_dir(run_dir: Path) -> tuple[list[ArticleAnalysis], dict[str, Any] | None]:
+    """The article analyses stored in a run folder, and its manifest (``run.json``) if any.
+
+    A ``*.json`` file that is not an article analysis gets one warning line and is skipped.
+    """
+    analyses: list[ArticleAnalysis] = []
+    for path in sorted(run_dir.glob("*.json")):
+        if path.stem in NOT_ARTICLES or path.name.startswith("."):
+            continue
+        try:
+            analyses.append(ArticleAnalysis.model_validate_json(path.read_bytes()))
+        except ValidationError as exc:
+            errors = exc.errors()
+            where = ".".join(str(p) for p in errors[0]["loc"]) if errors else ""
+            what = errors[0]["msg"] if errors else "invalid"
+            _warn(f"skipped {path}: not an article analysis ({where or 'document'}: {what})")
+        except OSError as exc:
+            _warn(f"skipped {path}: cannot read it ({exc.strerror or exc})")
+    manifest: dict[str, Any] | None = None
+    run_json = run_dir / "run.json"
+    if run_json.is_file():
+        try:
+            loaded = json.loads(run_json.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            _warn(f"ignored {run_json}: not readable JSON ({exc})")
+        else:
+            if isinstance(loaded, dict):
+                manifest = loaded
+            else:
+                _warn(f"ignored {run_json}: expected a JSON object")
+    return analyses, manifest
+
+
+@click.command()
+@click.argument(
+    "run_dirs",
+    metavar="RUN_DIR...",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+)
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the comparison and reports. Default: the first RUN_DIR.",
+)
+@click.option(
+    "--aliases",
+    "aliases_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML/JSON alias file (parties:/topics: canonical -> [variants]); overrides the rules.",
+)
+def compare(run_dirs: tuple[Path, ...], out: Path | None, aliases_file: Path | None) -> None:
+    """Compare parties and topics across the articles in RUN_DIR(s), with no model calls.
+
+    Reads every per-article JSON that `stance run` stored, merges party and topic names
+    (rules plus the alias file), and writes comparison.json, matrix.csv, merge_log.jsonl,
+    report.md and report.html to OUT.
+
+    \b
+    Examples:
+      stance compare out                         # rebuild out/report.html in place
+      stance compare run-a run-b -o both         # one comparison over two runs
+      stance compare out --aliases aliases.yml   # merge names the rules missed
+    """
+    analyses: list[ArticleAnalysis] = []
+    manifest: dict[str, Any] = {}
+    failures: list[Any] = []
+    seen: dict[str, Path] = {}
+    for run_dir in run_dirs:
+        found, run_manifest = read_run_dir(run_dir)
+        for a in found:
+            if a.article.id in seen:
+                _warn(
+                    f"skipped article {a.article.id!r} in {run_dir}: "
+                    f"already read from {seen[a.article.id]}"
+                )
+                continue
+            seen[a.article.id] = run_dir
+            analyses.append(a)
+        if run_manifest is not None:
+            if not manifest:
+                manifest = dict(run_manifest)
+            run_failures = run_manifest.get("failures")
+            if isinstance(run_failures, list):
+                failures.extend(run_failures)
+    if not analyses:
+        raise InputError(", ".join(str(d) for d in run_dirs), "no article analyses (*.json) found")
+    if manifest:
+        manifest["failures"] = failures
+    if len(run_dirs) > 1:
+        manifest["sources"] = [str(d) for d in run_dirs]
+
+    comparison = compare_analyses(analyses, aliases=aliases_file)
+    target = out if out is not None else run_dirs[0]
+    write_run_reports(target, analyses, comparison, manifest)
+    click.echo(
+        f"compared {len(analyses)} articles: {len(comparison.parties)} parties, "
+        f"{len(comparison.topics)} topics, {len(comparison.conflicts)} conflicts, "
+        f"{len(comparison.shifts)} shifts -> {target / 'report.html'}",
+        err=True,
+    )

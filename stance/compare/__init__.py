@@ -1,0 +1,56 @@
+"""Cross-article comparison: canonical parties and topics, then who agrees, disagrees, shifts.
+
+>>> from stance.compare import compare
+>>> comparison = compare(analyses)            # rules only, no model calls
+>>> comparison.model_dump_json(indent=2)      # the comparison.json contract (DESIGN.md §10)
+"""
+
+from __future__ import annotations
+
+from .aliases import Aliases, load_aliases, parse_aliases
+from .build import compare
+from .evidence import parse_date, summarise
+from .models import (
+    Agreement,
+    ArticleInfo,
+    Comparison,
+    Conflict,
+    EvidenceRef,
+    MatrixCell,
+    MergeRecord,
+    OutletCoverage,
+    PartyEntry,
+    Shift,
+    TopicEntry,
+    Variant,
+    VoiceGap,
+)
+from .names import load_metonyms, name_key
+from .topics import DEFAULT_THRESHOLD, LlmMerge, topic_key
+
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "Agreement",
+    "Aliases",
+    "ArticleInfo",
+    "Comparison",
+    "Conflict",
+    "EvidenceRef",
+    "LlmMerge",
+    "MatrixCell",
+    "MergeRecord",
+    "OutletCoverage",
+    "PartyEntry",
+    "Shift",
+    "TopicEntry",
+    "Variant",
+    "VoiceGap",
+    "compare",
+    "load_aliases",
+    "load_metonyms",
+    "name_key",
+    "parse_aliases",
+    "parse_date",
+    "summarise",
+    "topic_key",
+]
