@@ -3,6 +3,11 @@
 ``finish_reason`` and ``refusal`` are checked before any parsing, so a truncated answer is
 reported as truncated rather than as broken JSON. Validation errors are returned as short
 human-readable lines that the re-ask prompt feeds back to the model.
+
+Model output is untrusted (an obeyed prompt injection writes it): nothing it says reaches an
+error message except as one bounded line with control characters escaped, so it cannot
+forge extra lines or terminal escape sequences on stderr. The full raw output is kept in
+the error's ``last_raw`` for diagnosis.
 """
 
 from __future__ import annotations
@@ -17,7 +22,17 @@ from .errors import InvalidOutput, Refusal, TruncatedOutput
 from .schema import Extraction
 
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 MAX_ERRORS = 12
+MAX_SNIPPET = 200
+
+
+def one_line(text: str, limit: int = MAX_SNIPPET) -> str:
+    """``text`` as one bounded, printable line: control, line-separator and bidi-override
+    characters become ``\\xNN``/``\\uNNNN`` escapes (so a hostile string cannot forge lines
+    or colour a terminal), and anything past ``limit`` characters becomes an ellipsis."""
+    out = _UNPRINTABLE.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
+    return out if len(out) <= limit else out[: limit - 1] + "\u2026"
 
 
 def extract_json_text(content: str) -> str:
@@ -33,10 +48,11 @@ def extract_json_text(content: str) -> str:
 
 
 def validation_errors(exc: ValidationError) -> list[str]:
+    """Short ``location: message`` lines; keys the model invented are escaped and bounded."""
     lines = []
     for err in exc.errors()[:MAX_ERRORS]:
-        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
-        lines.append(f"{loc}: {err['msg']}")
+        loc = one_line(".".join(str(p) for p in err["loc"]), 80) or "(root)"
+        lines.append(f"{loc}: {one_line(err['msg'])}")
     if exc.error_count() > MAX_ERRORS:
         lines.append(f"... and {exc.error_count() - MAX_ERRORS} more")
     return lines
@@ -46,7 +62,9 @@ def parse_completion(completion: Completion, *, attempts: int = 1) -> Extraction
     """Validate one completion or raise the specific error that explains why not."""
     raw = completion.content
     if completion.refusal:
-        raise Refusal(f"model refused: {completion.refusal[:200]}", attempts=attempts, last_raw=raw)
+        raise Refusal(
+            f"model refused: {one_line(completion.refusal)}", attempts=attempts, last_raw=raw
+        )
     if completion.finish_reason == "length":
         raise TruncatedOutput(
             "model output was cut off at its token limit (finish_reason=length); "
@@ -55,7 +73,9 @@ def parse_completion(completion: Completion, *, attempts: int = 1) -> Extraction
             last_raw=raw,
         )
     if completion.finish_reason == "content_filter":
-        raise Refusal("model output was blocked by a content filter", attempts=attempts, last_raw=raw)
+        raise Refusal(
+            "model output was blocked by a content filter", attempts=attempts, last_raw=raw
+        )
     if not raw or not raw.strip():
         raise InvalidOutput("model returned an empty answer", attempts=attempts, last_raw=raw)
     try:
@@ -65,6 +85,10 @@ def parse_completion(completion: Completion, *, attempts: int = 1) -> Extraction
             f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
             attempts=attempts,
             last_raw=raw,
+        ) from exc
+    except (RecursionError, ValueError) as exc:  # nested too deep; a 5000-digit number
+        raise InvalidOutput(
+            f"not usable JSON ({exc.__class__.__name__})", attempts=attempts, last_raw=raw
         ) from exc
     try:
         return Extraction.model_validate(data)

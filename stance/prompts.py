@@ -4,13 +4,23 @@ The shipped templates live in ``prompts/`` at the repository root and are packag
 wheel as ``stance/_prompts``. ``--prompts DIR`` overrides any of them by file name; a
 template not present in DIR falls back to the shipped one. All templates render in a
 sandboxed Jinja environment with ``StrictUndefined`` so a user template can neither reach
-Python internals nor silently drop a variable.
+Python internals nor silently drop a variable; every template is compiled and test-rendered
+when the :class:`PromptSet` is built, so a broken one fails once, at start-up, not once per
+article.
+
+Article text is untrusted (DESIGN.md §9). The article sits in a block delimited by
+``<article>`` and ``</article>``; :func:`neutralise_delimiters` rewrites any such tag inside
+the text (``</article>`` → ``＜/article>``, fullwidth ``<``) so an article cannot close the
+block early and smuggle text outside it. Grounding folds the fullwidth bracket back, so a
+model quoting the rewritten form still grounds. Metadata shown to the model (title, outlet,
+date, id) is flattened to one line and neutralised the same way.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,10 +29,40 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 from .errors import TemplateError
-from .schema import Extraction
+from .schema import ArticleRef, Extraction
 
 TEMPLATE_NAMES = ("system", "extract", "reask")
 SUFFIX = ".j2"
+MAX_META_CHARS = 300  # metadata lines in the prompt; longer is noise or an attack
+
+# "<article>", "</article>", "< / ARTICLE attr>": any tag that could open or close the block.
+_DELIMITER = re.compile(r"<(?=\s*/?\s*article\b)", re.IGNORECASE)
+FULLWIDTH_LT = "\uff1c"
+
+
+def neutralise_delimiters(text: str) -> str:
+    """Make ``<article>``/``</article>`` tags inside article text inert.
+
+    The ``<`` of each such tag becomes a fullwidth ``＜`` (one character for one, so
+    lengths and offsets are unchanged); :mod:`stance.grounding` folds it back to ``<``
+    when matching quotes.
+    """
+    return _DELIMITER.sub(FULLWIDTH_LT, text)
+
+
+def _meta_line(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    return neutralise_delimiters(" ".join(value.split()))[:MAX_META_CHARS]
+
+
+def safe_ref(article: Any) -> Any:
+    """A copy of an :class:`~stance.schema.ArticleRef` whose text fields are one neutralised
+    line each, so a title cannot forge prompt lines or an ``</article>`` tag."""
+    if not isinstance(article, ArticleRef):
+        return article
+    fields = ("id", "title", "source", "published", "url")
+    return article.model_copy(update={f: _meta_line(getattr(article, f)) for f in fields})
 
 
 def shipped_dir() -> Path:
@@ -75,11 +115,27 @@ class PromptSet:
         self.hash = hashlib.sha256(
             "\0".join(f"{n}\0{self.sources[n]}" for n in TEMPLATE_NAMES).encode()
         ).hexdigest()[:16]
+        self._check()
+
+    def _check(self) -> None:
+        """Compile every template and render each once with sample values.
+
+        A syntax error, an unknown variable or a sandbox violation in a user template then
+        raises :class:`~stance.errors.TemplateError` here, once, instead of failing every
+        article of a run.
+        """
+        sample = ArticleRef(id="sample", title="Sample", content_hash="0" * 64)
+        for mode in ("json_schema", "prompt"):
+            self.system(mode)
+        self.extract(article=sample, text="Sample text.", chunk=ChunkInfo(1, 2))
+        self.extract(article=sample, text="Sample text.", chunk=ChunkInfo(1, 1))
+        self.reask(problem="sample problem", errors=["sample error"])
 
     def render(self, name: str, **context: Any) -> str:
+        """Render one template; any Jinja problem becomes a one-line :class:`TemplateError`."""
         try:
             return self.env.get_template(name + SUFFIX).render(**context)
-        except jinja2.TemplateError as exc:
+        except jinja2.TemplateError as exc:  # includes the sandbox's SecurityError
             raise TemplateError(f"prompt template '{name}{SUFFIX}': {exc}") from exc
 
     def system(self, output_mode: str) -> str:
@@ -87,7 +143,13 @@ class PromptSet:
         return self.render("system", output_mode=output_mode, schema_json=schema_json)
 
     def extract(self, *, article: Any, text: str, chunk: ChunkInfo) -> str:
-        return self.render("extract", article=article, text=text, chunk=chunk)
+        """The user message: metadata, then the article text inside its delimited block.
+
+        ``text`` and the metadata are neutralised first (:func:`neutralise_delimiters`).
+        """
+        return self.render(
+            "extract", article=safe_ref(article), text=neutralise_delimiters(text), chunk=chunk
+        )
 
     def reask(self, *, problem: str, errors: list[str]) -> str:
         return self.render("reask", problem=problem, errors=errors)

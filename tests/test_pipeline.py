@@ -65,17 +65,28 @@ async def test_invalid_twice_fails_with_last_raw_kept(fake_chat, llm_extractor):
     assert err.value.last_raw and '"in favour"' in err.value.last_raw
 
 
-async def test_truncated_output_is_reported_as_truncated(fake_chat, llm_extractor):
-    fake_chat.enqueue(recorded("truncated"))
-    with pytest.raises(TruncatedOutput, match="finish_reason=length"):
+async def test_truncated_output_is_reasked_once_then_reported_as_truncated(
+    fake_chat, llm_extractor
+):
+    fake_chat.enqueue(recorded("truncated")).enqueue(recorded("truncated"))
+    with pytest.raises(TruncatedOutput, match="finish_reason=length") as err:
         await aanalyze(REAL_ARTICLE, model=llm_extractor())
-    assert len(fake_chat.history) == 1
+    assert len(fake_chat.history) == 2
+    assert "cut off" in fake_chat.history[1][0][-1].content
+    assert err.value.last_raw and err.value.attempts == 2
 
 
-async def test_refusal_is_reported(fake_chat, llm_extractor):
-    fake_chat.enqueue(recorded("refusal"))
+async def test_truncated_then_valid_succeeds(fake_chat, llm_extractor):
+    fake_chat.enqueue(recorded("truncated")).enqueue(recorded("valid"))
+    a = await aanalyze(REAL_ARTICLE, model=llm_extractor())
+    assert len(a.positions) == 3 and a.provenance.calls == 2
+
+
+async def test_refusal_is_reasked_once_then_reported(fake_chat, llm_extractor):
+    fake_chat.enqueue(recorded("refusal")).enqueue(recorded("refusal"))
     with pytest.raises(Refusal, match="refused"):
         await aanalyze(REAL_ARTICLE, model=llm_extractor())
+    assert len(fake_chat.history) == 2
 
 
 async def test_ungrounded_quote_is_flagged_or_dropped(fake_chat, llm_extractor):

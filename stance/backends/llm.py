@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from ..chat import ChatModel, Message
-from ..errors import InvalidOutput, ModelError
+from ..errors import InvalidOutput, ModelError, Refusal, TruncatedOutput
 from ..parse import parse_completion
 from ..prepare import Chunk, PreparedArticle
 from ..prompts import ChunkInfo, PromptSet, output_schema
@@ -117,18 +117,31 @@ class LLMExtractor:
                 result.raw.append(completion.content)
             try:
                 return parse_completion(completion, attempts=result.attempts)
-            except InvalidOutput as exc:
+            except (InvalidOutput, TruncatedOutput, Refusal) as exc:
                 last = exc
                 if attempt >= self.reasks:
                     break
                 messages = [
                     *messages,
                     Message("assistant", completion.content or ""),
-                    Message("user", self.prompts.reask(problem=str(exc), errors=exc.errors)),
+                    Message("user", self._reask_text(exc)),
                 ]
         assert last is not None
         last.attempts = result.attempts
         raise last
+
+    def _reask_text(self, exc: ModelError) -> str:
+        """The re-ask message: what was wrong, in words the model can act on."""
+        if isinstance(exc, TruncatedOutput):
+            problem = "it was cut off at the output token limit"
+            errors = ["give a shorter answer: fewer key points, the shortest evidence quotes"]
+        elif isinstance(exc, Refusal):
+            problem = "it was a refusal"
+            errors = ["this is a neutral analysis of a published news article; please analyse it"]
+        else:
+            problem = str(exc)
+            errors = exc.errors if isinstance(exc, InvalidOutput) else [str(exc)]
+        return self.prompts.reask(problem=problem, errors=errors)
 
     async def aclose(self) -> None:
         await self.chat.aclose()

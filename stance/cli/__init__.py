@@ -7,6 +7,8 @@ Library errors (:class:`~stance.errors.StanceError`) become one line on stderr a
 from __future__ import annotations
 
 import logging
+import os
+import re
 import sys
 from typing import Any
 
@@ -46,6 +48,29 @@ def cli(debug: bool) -> None:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactSecrets())
+
+
+_URL_CREDENTIALS = re.compile(r"(?<=//)[^/@\s]+@")
+
+
+class RedactSecrets(logging.Filter):
+    """Keep the API key and URL credentials out of every log line, --debug included.
+
+    Libraries below us (httpx2, the SDK) log request URLs and sometimes headers; the
+    filter rewrites the formatted message before any handler writes it.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        clean = _URL_CREDENTIALS.sub("***@", msg)
+        key = os.environ.get("OPENAI_API_KEY")
+        if key and len(key) >= 8:
+            clean = clean.replace(key, "***")
+        if clean != msg:
+            record.msg, record.args = clean, None
+        return True
 
 
 # --- subcommands --- (one import + add_command per module)
@@ -55,6 +80,15 @@ cli.add_command(prompts)
 from .run import run  # noqa: E402
 
 cli.add_command(run)
+from .batch import batch  # noqa: E402
+
+cli.add_command(batch)
+from .eval import eval_cmd  # noqa: E402
+
+cli.add_command(eval_cmd)
+from .compare import compare  # noqa: E402
+
+cli.add_command(compare)
 
 
 def main() -> None:
