@@ -16,19 +16,28 @@ Run it standalone::
     python benchmarks/fake_server.py --port 8765 --latency 0.3 --fault-rate 0.3
 
 Every request is counted in ``stats`` (and ``GET /stats``), so tests can assert how many
-calls a run made.
+calls a run made; ``server_time_s`` sums the time spent answering, latency sleeps excluded.
+
+:func:`answer_body` is the answer logic on its own, and :func:`batch_results` applies it to
+an OpenAI Batch API requests file (``stance batch prepare``) to write the results file a
+batch engine would return, optionally with per-request faults::
+
+    python benchmarks/fake_server.py --batch requests.jsonl results.jsonl
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import random
 import re
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -53,6 +62,39 @@ class FakeConfig:
 
 
 def _extraction_for(text: str) -> dict[str, Any]:
+    """The answer for an article (a fresh copy: callers may modify it)."""
+    return json.loads(_extraction_json(text))  # type: ignore[no-any-return]
+
+
+@functools.lru_cache(maxsize=50_000)
+def _extraction_json(text: str) -> str:
+    # Memoised: a real model's answer costs the client nothing but latency, and the baseline
+    # run inside the server would otherwise make the server, not the client, the bottleneck.
+    return json.dumps(_compute_extraction(text), ensure_ascii=False)
+
+
+def prime(paths: list[str]) -> int:
+    """Precompute the answers for every chunk of the articles under ``paths``.
+
+    The chunk texts are cut exactly as ``stance run`` cuts them, so a benchmark's requests
+    then find their answers ready. Returns the number of chunks.
+    """
+    from stance.analyze import DEFAULT_CHUNK_TOKENS
+    from stance.loaders import Article, iter_articles
+    from stance.prepare import prepare
+    from stance.tokens import counter_for
+
+    n = 0
+    for art in iter_articles(paths):
+        if isinstance(art, Article):
+            doc = prepare(art, counter_for(None), chunk_tokens=DEFAULT_CHUNK_TOKENS)
+            for chunk in doc.chunks:
+                _extraction_json(art.text[chunk.start : chunk.end])
+                n += 1
+    return n
+
+
+def _compute_extraction(text: str) -> dict[str, Any]:
     try:
         from stance.baseline import extract as baseline_extract
         from stance.loaders import make_article
@@ -87,6 +129,67 @@ def _completion(content: str | None, *, finish: str = "stop", refusal: str | Non
     }  # fmt: skip
 
 
+def article_text(body: dict[str, Any]) -> str:
+    """The article inside a chat request: between ``<article>`` tags in the first user turn."""
+    first_user = next((m["content"] for m in body["messages"] if m["role"] == "user"), "")
+    m = _ARTICLE.search(first_user)
+    return m.group(1) if m else first_user
+
+
+def answer_body(body: dict[str, Any]) -> dict[str, Any]:
+    """A successful chat.completion for a request body: the baseline's extraction of its article."""
+    content = _extraction_json(article_text(body))
+    prompt_tokens = sum(len(msg["content"]) for msg in body["messages"]) // 4
+    return _completion(content, prompt_tokens=prompt_tokens, model=body.get("model", "fake"))
+
+
+BATCH_FAULTS = ("error", "500", "invalid_json", "missing", "garbage")
+
+
+def batch_results(
+    requests_path: str | Path,
+    results_path: str | Path,
+    faults: dict[str, str] | None = None,
+) -> int:
+    """Answer every line of a Batch API requests file into a results file, as an engine would.
+
+    ``faults`` maps a ``custom_id`` to one of :data:`BATCH_FAULTS`: ``error`` (the line
+    carries an error object), ``500`` (an HTTP 500 response), ``invalid_json`` (the model
+    answered prose), ``missing`` (no line at all), ``garbage`` (a line that is not JSON).
+    Lines are written in reverse order, since engines do not keep the input order.
+    Returns the number of lines written.
+    """
+    faults = faults or {}
+    lines: list[str] = []
+    with open(requests_path, encoding="utf-8") as fh:
+        for n, raw in enumerate(fh):
+            req = json.loads(raw)
+            cid = req["custom_id"]
+            fault = faults.get(cid)
+            rec: dict[str, Any] = {"id": f"batch_req_{n}", "custom_id": cid, "error": None}
+            if fault == "missing":
+                continue
+            if fault == "garbage":
+                lines.append(f'{{"id": "batch_req_{n}", "custom_id": "{cid}", "respo')
+                continue
+            if fault == "error":
+                rec["response"] = None
+                rec["error"] = {"code": "server_error", "message": "the engine failed"}
+            elif fault == "500":
+                rec["response"] = {"status_code": 500, "request_id": f"req_{n}",
+                                   "body": {"error": {"message": "internal error"}}}
+            else:
+                body = answer_body(req["body"])
+                if fault == "invalid_json":
+                    body["choices"][0]["message"]["content"] = "Sure! {summary: oops"
+                rec["response"] = {"status_code": 200, "request_id": f"req_{n}", "body": body}
+            lines.append(json.dumps(rec, ensure_ascii=False))
+    with open(results_path, "w", encoding="utf-8") as out:
+        for line in reversed(lines):
+            out.write(line + "\n")
+    return len(lines)
+
+
 class FakeServer:
     def __init__(self, config: FakeConfig | None = None) -> None:
         self.config = config or FakeConfig()
@@ -95,6 +198,7 @@ class FakeServer:
         self.requests: list[dict[str, Any]] = []
         self.script_pos: Counter[str] = Counter()
         self.keep_requests = True
+        self._slept: dict[int, float] = {}
         self.app = web.Application()
         self.app.router.add_post("/v1/chat/completions", self.chat)
         self.app.router.add_get("/stats", self.get_stats)
@@ -119,7 +223,7 @@ class FakeServer:
             await self._runner.cleanup()
 
     async def get_stats(self, request: web.Request) -> web.Response:
-        return web.json_response(dict(self.stats))
+        return web.json_response({**self.stats, "process_cpu_s": time.process_time()})
 
     def _pick_fault(self, text: str) -> str | None:
         for marker, faults in self.config.script.items():
@@ -132,17 +236,25 @@ class FakeServer:
         return None
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        try:
+            return await self._chat(request, started)
+        finally:
+            elapsed = time.perf_counter() - started
+            self.stats["handler_time_s"] += elapsed
+            self.stats["server_time_s"] += elapsed - self._slept.pop(id(request), 0.0)
+
+    async def _chat(self, request: web.Request, started: float) -> web.StreamResponse:
         body = await request.json()
         self.stats["requests"] += 1
         if self.keep_requests:
             self.requests.append({"body": body, "headers": dict(request.headers)})
-        user = next((m["content"] for m in reversed(body["messages"]) if m["role"] == "user"), "")
-        first_user = next((m["content"] for m in body["messages"] if m["role"] == "user"), "")
-        m = _ARTICLE.search(first_user)
-        text = m.group(1) if m else first_user
+        text = article_text(body)
         fault = self._pick_fault(text)
         if self.config.latency:
+            t = time.perf_counter()
             await asyncio.sleep(self.config.latency)
+            self._slept[id(request)] = time.perf_counter() - t
         prompt_tokens = sum(len(msg["content"]) for msg in body["messages"]) // 4
         model = body.get("model", "fake")
         if fault:
@@ -161,8 +273,8 @@ class FakeServer:
             assert request.transport is not None
             request.transport.close()
             return web.Response(status=500)
-        extraction = _extraction_for(text)
-        content: str | None = json.dumps(extraction, ensure_ascii=False)
+        content: str | None = _extraction_json(text)
+        extraction = _extraction_for(text) if fault in ("ungrounded", "invented") else {}
         finish, refusal = "stop", None
         if fault == "length":
             assert content is not None
@@ -208,6 +320,9 @@ async def _serve(args: argparse.Namespace) -> None:
         )
     )
     server.keep_requests = False
+    if args.prime:
+        n = prime(args.prime)
+        print(f"primed {n} answers", file=sys.stderr, flush=True)
     await server.start(args.port)
     print(f"fake OpenAI server on {server.base_url}", flush=True)
     await asyncio.Event().wait()
@@ -218,9 +333,20 @@ def main() -> None:
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--latency", type=float, default=0.0)
     p.add_argument("--fault-rate", type=float, default=0.0)
-    p.add_argument("--faults", default="", help="comma-separated subset of: " + ",".join(ALL_FAULTS))
+    p.add_argument(
+        "--faults", default="", help="comma-separated subset of: " + ",".join(ALL_FAULTS)
+    )
     p.add_argument("--seed", type=int, default=0)
-    asyncio.run(_serve(p.parse_args()))
+    p.add_argument("--prime", nargs="*", default=[], metavar="ARTICLES",
+                   help="precompute the answers for these article files/folders before serving")
+    p.add_argument("--batch", nargs=2, metavar=("REQUESTS", "RESULTS"),
+                   help="answer a Batch API requests file into a results file, then exit")
+    args = p.parse_args()
+    if args.batch:
+        n = batch_results(*args.batch)
+        print(f"wrote {n} results to {args.batch[1]}")
+        return
+    asyncio.run(_serve(args))
 
 
 if __name__ == "__main__":

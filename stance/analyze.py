@@ -17,7 +17,8 @@ from typing import Any
 
 from . import __version__
 from .backends import resolve_extractor, resolve_model_spec
-from .backends.base import ExtractResult, Extractor
+from .backends.base import Extractor, ExtractResult
+from .cache import DEFAULT_CACHE_NAME, ResultCache, cache_key, is_cacheable, open_cache
 from .errors import InputError, ModelError, StanceError
 from .grounding import ground, normalise
 from .loaders import Article, iter_articles, load_file, make_article
@@ -171,18 +172,52 @@ def failure_from(article: Article, exc: BaseException) -> ArticleFailure:
     )
 
 
+async def _analyze(
+    article: Article,
+    extractor: Extractor,
+    *,
+    strict_grounding: bool,
+    chunk_tokens: int,
+    cache: ResultCache | None,
+) -> tuple[ArticleAnalysis, ExtractResult]:
+    key = None
+    if cache is not None and is_cacheable(extractor):
+        key = cache_key(article, extractor.fingerprint(), chunk_tokens=chunk_tokens)
+        hit = cache.get(key)
+        if hit is not None:
+            analysis = build_analysis(article, hit, extractor, strict_grounding=strict_grounding)
+            analysis.provenance.cached = True
+            return analysis, hit
+    doc = prepare(article, counter_for(extractor.model), chunk_tokens=chunk_tokens)
+    result = await extractor.extract(doc)
+    analysis = build_analysis(article, result, extractor, strict_grounding=strict_grounding)
+    if key is not None and cache is not None:
+        cache.put(key, article, extractor.model, result)
+    return analysis, result
+
+
 async def analyze_one(
     article: Article,
     extractor: Extractor,
     *,
     strict_grounding: bool = False,
     chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
+    cache: ResultCache | None = None,
 ) -> tuple[Outcome, ExtractResult | None]:
-    """Analyse one article; every error becomes a failure record, never an exception."""
+    """Analyse one article; every error becomes a failure record, never an exception.
+
+    With a ``cache``, a stored extraction for the same article and configuration is
+    re-grounded instead of calling the model (``provenance.cached`` is then true), and a
+    new successful one is stored. Failures are not stored.
+    """
     try:
-        doc = prepare(article, counter_for(extractor.model), chunk_tokens=chunk_tokens)
-        result = await extractor.extract(doc)
-        return build_analysis(article, result, extractor, strict_grounding=strict_grounding), result
+        return await _analyze(
+            article,
+            extractor,
+            strict_grounding=strict_grounding,
+            chunk_tokens=chunk_tokens,
+            cache=cache,
+        )
     except StanceError as exc:
         return failure_from(article, exc), None
     except Exception as exc:  # a bug must cost one article, not the run; keep the evidence
@@ -197,12 +232,14 @@ async def analyze_articles(
     concurrency: int = 8,
     strict_grounding: bool = False,
     chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
+    cache: ResultCache | None = None,
 ) -> AsyncIterator[tuple[Article | None, Outcome, ExtractResult | None]]:
     """Analyse a stream of articles with at most ``concurrency`` in flight.
 
     Results are yielded as they complete (not in input order). The input is pulled lazily
     and at most ``2 × concurrency`` results wait in memory, so memory stays flat however
-    long the stream is. Load failures in the input are passed through unchanged.
+    long the stream is. Load failures in the input are passed through unchanged. See
+    :func:`analyze_one` for ``cache``.
     """
     if concurrency < 1:
         raise StanceError("concurrency must be at least 1")
@@ -217,7 +254,11 @@ async def analyze_articles(
                 await out.put((None, item, None))
                 continue
             outcome, result = await analyze_one(
-                item, extractor, strict_grounding=strict_grounding, chunk_tokens=chunk_tokens
+                item,
+                extractor,
+                strict_grounding=strict_grounding,
+                chunk_tokens=chunk_tokens,
+                cache=cache,
             )
             await out.put((item, outcome, result))
 
@@ -271,6 +312,7 @@ async def aanalyze(
     source: str | None = None,
     published: str | None = None,
     url: str | None = None,
+    cache: str | Path | ResultCache | None = None,
     **options: Any,
 ) -> ArticleAnalysis:
     """Analyse one article (text or a file path) and return its :class:`ArticleAnalysis`.
@@ -281,6 +323,8 @@ async def aanalyze(
             :class:`~stance.backends.base.Extractor`. Default: see :mod:`stance.backends`.
         strict_grounding: drop evidence that cannot be found in the text.
         title, source, published, url: metadata when passing raw text.
+        cache: a SQLite result cache (path or :class:`~stance.cache.ResultCache`); a
+            repeated call with the same article and configuration then makes no model call.
         **options: passed to :func:`stance.backends.resolve_extractor` (``base_url``,
             ``api_key``, ``prompts_dir``, ``output_mode``, ``temperature``...).
 
@@ -296,11 +340,19 @@ async def aanalyze(
         if note:
             log.info(note)
         extractor = resolve_extractor(spec, **options)
+    store, own_store = open_cache(cache)
     try:
-        doc = prepare(article, counter_for(extractor.model))
-        result = await extractor.extract(doc)
-        return build_analysis(article, result, extractor, strict_grounding=strict_grounding)
+        analysis, _ = await _analyze(
+            article,
+            extractor,
+            strict_grounding=strict_grounding,
+            chunk_tokens=DEFAULT_CHUNK_TOKENS,
+            cache=store,
+        )
+        return analysis
     finally:
+        if own_store and store is not None:
+            store.close()
         if owned:
             await extractor.aclose()
 
@@ -310,6 +362,16 @@ def analyze(text_or_path: str | Path, *, model: str | Extractor | None = None, *
     return asyncio.run(aanalyze(text_or_path, model=model, **options))
 
 
+def _cache_location(
+    cache: str | Path | ResultCache | bool | None, output: str | Path | None
+) -> str | Path | ResultCache | None:
+    if cache is True:
+        return Path(output) / DEFAULT_CACHE_NAME if output is not None else None
+    if cache is False:
+        return None
+    return cache
+
+
 def analyze_folder(
     path: str | Path | Iterable[str | Path],
     *,
@@ -317,6 +379,7 @@ def analyze_folder(
     output: str | Path | None = None,
     concurrency: int = 8,
     strict_grounding: bool = False,
+    cache: str | Path | ResultCache | bool | None = True,
     **options: Any,
 ) -> Iterator[Outcome]:
     """Analyse every article under ``path``, yielding results as they complete.
@@ -324,6 +387,11 @@ def analyze_folder(
     With ``output``, the run folder (DESIGN.md §4) is written as results arrive and the
     reports when the iteration ends. Failed articles are yielded as
     :class:`~stance.schema.ArticleFailure` records; nothing is raised for one bad article.
+
+    ``cache``: ``True`` (default) keeps a result cache in ``output/.stance-cache.sqlite``
+    when ``output`` is given, so an interrupted or repeated run only calls the model for
+    what is missing; a path (or :class:`~stance.cache.ResultCache`) uses that cache;
+    ``False``/``None`` disables it.
     """
     from .runfolder import RunWriter
 
@@ -339,12 +407,14 @@ def analyze_folder(
                 log.info(note)
             extractor, owned = resolve_extractor(spec, **options), True
         writer = RunWriter(output, extractor) if output is not None else None
+        store, own_store = open_cache(_cache_location(cache, output))
         try:
             async for _art, outcome, result in analyze_articles(
                 iter_articles(paths),
                 extractor,
                 concurrency=concurrency,
                 strict_grounding=strict_grounding,
+                cache=store,
             ):
                 if writer is not None:
                     writer.add(outcome, result)
@@ -354,6 +424,8 @@ def analyze_folder(
         finally:
             if writer is not None:
                 writer.close()
+            if own_store and store is not None:
+                store.close()
             if owned:
                 await extractor.aclose()
 

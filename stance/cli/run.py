@@ -11,7 +11,11 @@ import click
 
 from ..analyze import analyze_articles
 from ..backends import resolve_extractor, resolve_model_spec
+from ..cache import DEFAULT_CACHE_NAME, ResultCache, is_cacheable
 from ..loaders import iter_articles
+from ..pricing import load_prices
+from ..progress import RunProgress, count_articles
+from ..ratelimit import RateLimiter, limit_extractor
 from ..runfolder import RunWriter
 from ..schema import ArticleFailure
 
@@ -31,9 +35,13 @@ def model_options(f: Any) -> Any:
     return f
 
 
-def echo_failure(f: ArticleFailure) -> None:
+def failure_line(f: ArticleFailure) -> str:
     where = f.path or f.article_id or "?"
-    click.echo(f"stance: failed: {where}: {f.message}", err=True)
+    return f"stance: failed: {where}: {f.message}"
+
+
+def echo_failure(f: ArticleFailure) -> None:
+    click.echo(failure_line(f), err=True)
 
 
 @click.command()
@@ -41,7 +49,27 @@ def echo_failure(f: ArticleFailure) -> None:
 @click.option("-o", "--output", "out", required=True, type=click.Path(file_okay=False), help="Run folder to write.")
 @model_options
 @click.option("--strict-grounding", is_flag=True, help="Drop evidence that cannot be found in the article.")
-@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
+@click.option(
+    "--no-cache", is_flag=True,
+    help="Call the model for every article, ignoring and not updating the result cache.",
+)
+@click.option(
+    "--cache", "cache_path", type=click.Path(dir_okay=False),
+    help=f"Result cache file (SQLite). Default: OUT/{DEFAULT_CACHE_NAME}.",
+)
+@click.option(
+    "--rpm", type=click.FloatRange(min=0, min_open=True),
+    help="Requests-per-minute budget for the endpoint.",
+)
+@click.option(
+    "--tpm", type=click.FloatRange(min=0, min_open=True),
+    help="Tokens-per-minute budget for the endpoint.",
+)
+@click.option(
+    "--prices", "prices_file", type=click.Path(dir_okay=False, exists=True),
+    help="YAML/JSON price table merged over the shipped one (default: $STANCE_PRICES).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr (no progress bar).")
 def run(
     articles: tuple[str, ...],
     out: str,
@@ -51,6 +79,11 @@ def run(
     prompts_dir: str | None,
     concurrency: int,
     strict_grounding: bool,
+    no_cache: bool,
+    cache_path: str | None,
+    rpm: float | None,
+    tpm: float | None,
+    prices_file: str | None,
     quiet: bool,
 ) -> None:
     """Analyse ARTICLES (files or folders) and write a run folder to OUT.
@@ -61,6 +94,11 @@ def run(
     Exit status: 0 all articles analysed, 1 some failed, 2 usage error.
 
     \b
+    Results are cached in OUT/.stance-cache.sqlite: running the same command
+    again (after a change, a crash or Ctrl-C) only calls the model for
+    articles, prompts or settings it has not seen. --no-cache bypasses it.
+
+    \b
     Examples:
       stance run examples/articles -o out
       stance run news/ -o out --model gpt-4o-mini
@@ -69,18 +107,51 @@ def run(
     spec, note = resolve_model_spec(model)
     if note and not quiet:
         click.echo(note, err=True)
+    prices = load_prices(prices_file)
     extractor = resolve_extractor(
         spec, base_url=base_url, prompts_dir=prompts_dir, output_mode=output_mode
     )
-    manifest = asyncio.run(
-        _run(extractor, articles, Path(out), concurrency, strict_grounding, quiet)
+    limiter = limit_extractor(extractor, rpm=rpm, tpm=tpm, concurrency=concurrency)
+    cache = None
+    if not no_cache and is_cacheable(extractor):
+        cache = ResultCache(cache_path or Path(out) / DEFAULT_CACHE_NAME)
+    progress = RunProgress(
+        enabled=not quiet, model=extractor.model, backend=extractor.backend, prices=prices
     )
+    if progress.enabled:  # only walk the folders twice when someone watches the bar
+        progress.set_total(count_articles(articles))
+    try:
+        with progress:
+            manifest = asyncio.run(
+                _run(
+                    extractor,
+                    articles,
+                    Path(out),
+                    concurrency,
+                    strict_grounding,
+                    cache=cache,
+                    progress=progress,
+                    prices=prices,
+                    limiter=limiter,
+                )
+            )
+    except KeyboardInterrupt:
+        hint = " Run the same command again to do only what is missing."
+        hint = hint if cache is not None else ""
+        click.echo(f"stance: interrupted; finished articles are kept in {out}.{hint}", err=True)
+        sys.exit(130)
+    finally:
+        if cache is not None:
+            cache.close()
     counts = manifest["counts"]
     if not quiet:
+        cost = manifest.get("cost_usd")
         click.echo(
-            f"stance: {counts['ok']} analysed, {counts['failed']} failed, "
-            f"{counts.get('positions', 0)} positions, {manifest['tokens']['total_tokens']} tokens "
-            f"-> {out}/report.html",
+            f"stance: {counts['ok']} analysed ({counts['cached']} from cache), "
+            f"{counts['failed']} failed, {counts.get('positions', 0)} positions, "
+            f"{manifest['tokens']['total_tokens']} tokens"
+            + (f", ~${cost:.4f}" if cost else "")
+            + f" -> {out}/report.html",
             err=True,
         )
     sys.exit(1 if counts["failed"] else 0)
@@ -92,19 +163,32 @@ async def _run(
     out: Path,
     concurrency: int,
     strict_grounding: bool,
-    quiet: bool,
+    quiet: bool = False,
+    *,
+    cache: ResultCache | None = None,
+    progress: RunProgress | None = None,
+    prices: Any = None,
+    limiter: RateLimiter | None = None,
 ) -> dict[str, Any]:
-    writer = RunWriter(out, extractor)
+    writer = RunWriter(out, extractor, prices=prices)
     try:
         async for _art, outcome, result in analyze_articles(
             iter_articles(articles),
             extractor,
             concurrency=concurrency,
             strict_grounding=strict_grounding,
+            cache=cache,
         ):
             writer.add(outcome, result)
+            if progress is not None:
+                progress.add(outcome)
             if isinstance(outcome, ArticleFailure):
-                echo_failure(outcome)
+                if progress is not None:
+                    progress.echo(failure_line(outcome))
+                else:
+                    echo_failure(outcome)
+        if limiter is not None:
+            writer.extra["rate_limits"] = limiter.stats()
         return writer.finish()
     finally:
         writer.close()
