@@ -10,13 +10,13 @@ Public API (DESIGN.md §10)::
 
 from __future__ import annotations
 
-from typing import Any
-
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "ArticleAnalysis",
     "ArticleFailure",
+    "Comparison",
+    "EvalReport",
     "StanceError",
     "__version__",
     "aanalyze",
@@ -26,23 +26,11 @@ __all__ = [
     "evaluate",
 ]
 
-_LAZY = {
-    "analyze": ("stance.analyze", "analyze"),
-    "aanalyze": ("stance.analyze", "aanalyze"),
-    "analyze_folder": ("stance.analyze", "analyze_folder"),
-    "compare": ("stance.compare", "compare"),
-    "evaluate": ("stance.evaluate", "evaluate"),
-    "ArticleAnalysis": ("stance.schema", "ArticleAnalysis"),
-    "ArticleFailure": ("stance.schema", "ArticleFailure"),
-    "StanceError": ("stance.errors", "StanceError"),
-}
-
-
-def __getattr__(name: str) -> Any:
-    # Lazy so that `import stance` (and the CLI's start-up) does not import the SDK.
-    if name in _LAZY:
-        import importlib
-
-        mod, attr = _LAZY[name]
-        return getattr(importlib.import_module(mod), attr)
-    raise AttributeError(f"module 'stance' has no attribute {name!r}")
+# Bound eagerly, after __version__ (the submodules import it): the function names equal
+# their modules' names, and importing a submodule later must not rebind ``stance.analyze``
+# from the function to the module. None of these import the openai SDK at import time.
+from .analyze import aanalyze, analyze, analyze_folder  # noqa: E402
+from .compare import Comparison, compare  # noqa: E402
+from .errors import StanceError  # noqa: E402
+from .evaluate import EvalReport, evaluate  # noqa: E402
+from .schema import ArticleAnalysis, ArticleFailure  # noqa: E402

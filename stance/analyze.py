@@ -15,18 +15,17 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from ._version import __version__
 from .backends import resolve_extractor, resolve_model_spec
 from .backends.base import Extractor, ExtractResult
 from .cache import DEFAULT_CACHE_NAME, ResultCache, cache_key, is_cacheable, open_cache
 from .errors import InputError, ModelError, StanceError
-from .grounding import ground, normalise
+from .grounding import ground, normalise, screen_extraction
 from .loaders import Article, iter_articles, load_file, make_article
 from .prepare import prepare
 from .schema import (
     ArticleAnalysis,
     ArticleFailure,
-    Extraction,
     Party,
     Position,
     Provenance,
@@ -62,10 +61,13 @@ def build_analysis(
     * A position whose party is not listed gets a party entry if the name is in the text.
     Everything dropped is named in ``warnings``.
     """
-    ex: Extraction = result.extraction
+    # parties/quotes taken only from instruction-like passages of the article go first
+    ex, screened = screen_extraction(
+        result.extraction, article.text, instructions=getattr(extractor, "system_prompt", None)
+    )
     text = article.text
     text_norm = normalise(text)
-    warnings: list[str] = []
+    warnings: list[str] = list(screened)
 
     parties: dict[str, Party] = {}
     lookup: dict[str, str] = {}
@@ -107,10 +109,13 @@ def build_analysis(
                 )
             else:
                 warnings.append(
-                    f"{len(missing)} quote(s) of '{pos.party}' on '{pos.topic}' not found in the text"
+                    f"{len(missing)} quote(s) of '{pos.party}' on '{pos.topic}' "
+                    "not found in the text"
                 )
         if strict_grounding and not evidence:
-            warnings.append(f"dropped position of '{pos.party}' on '{pos.topic}': no grounded evidence")
+            warnings.append(
+                f"dropped position of '{pos.party}' on '{pos.topic}': no grounded evidence"
+            )
             continue
         positions.append(
             Position(
@@ -177,9 +182,12 @@ async def _analyze(
     extractor: Extractor,
     *,
     strict_grounding: bool,
-    chunk_tokens: int,
+    chunk_tokens: int | None,
     cache: ResultCache | None,
 ) -> tuple[ArticleAnalysis, ExtractResult]:
+    if chunk_tokens is None:
+        # an engine with a small context (the local one) says how much it can take
+        chunk_tokens = int(getattr(extractor, "chunk_tokens", DEFAULT_CHUNK_TOKENS))
     key = None
     if cache is not None and is_cacheable(extractor):
         key = cache_key(article, extractor.fingerprint(), chunk_tokens=chunk_tokens)
@@ -201,7 +209,7 @@ async def analyze_one(
     extractor: Extractor,
     *,
     strict_grounding: bool = False,
-    chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
+    chunk_tokens: int | None = None,
     cache: ResultCache | None = None,
 ) -> tuple[Outcome, ExtractResult | None]:
     """Analyse one article; every error becomes a failure record, never an exception.
@@ -231,7 +239,7 @@ async def analyze_articles(
     *,
     concurrency: int = 8,
     strict_grounding: bool = False,
-    chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
+    chunk_tokens: int | None = None,
     cache: ResultCache | None = None,
 ) -> AsyncIterator[tuple[Article | None, Outcome, ExtractResult | None]]:
     """Analyse a stream of articles with at most ``concurrency`` in flight.
@@ -244,8 +252,8 @@ async def analyze_articles(
     if concurrency < 1:
         raise StanceError("concurrency must be at least 1")
     source = iter(articles)
-    out: asyncio.Queue[tuple[Article | None, Outcome, ExtractResult | None] | None] = (
-        asyncio.Queue(maxsize=2 * concurrency)
+    out: asyncio.Queue[tuple[Article | None, Outcome, ExtractResult | None] | None] = asyncio.Queue(
+        maxsize=2 * concurrency
     )
 
     async def worker() -> None:
@@ -346,7 +354,7 @@ async def aanalyze(
             article,
             extractor,
             strict_grounding=strict_grounding,
-            chunk_tokens=DEFAULT_CHUNK_TOKENS,
+            chunk_tokens=None,
             cache=store,
         )
         return analysis
@@ -357,7 +365,9 @@ async def aanalyze(
             await extractor.aclose()
 
 
-def analyze(text_or_path: str | Path, *, model: str | Extractor | None = None, **options: Any) -> ArticleAnalysis:
+def analyze(
+    text_or_path: str | Path, *, model: str | Extractor | None = None, **options: Any
+) -> ArticleAnalysis:
     """Synchronous :func:`aanalyze`. Do not call from inside a running event loop."""
     return asyncio.run(aanalyze(text_or_path, model=model, **options))
 

@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from . import __version__
+from ._version import __version__
 from .analyze import DEFAULT_CHUNK_TOKENS, build_analysis, failure_from
 from .backends.base import ExtractResult
 from .backends.llm import merge_extractions

@@ -81,7 +81,9 @@ def split_sentences(text: str) -> list[Sentence]:
     return out
 
 
-def prepare(article: Article, counter: TokenCounter, *, chunk_tokens: int = 6000) -> PreparedArticle:
+def prepare(
+    article: Article, counter: TokenCounter, *, chunk_tokens: int = 6000
+) -> PreparedArticle:
     """Split into sentences, count tokens, and cut into chunks of at most ``chunk_tokens``.
 
     Chunks break only between sentences and overlap by one sentence, so a quote that

@@ -21,14 +21,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from . import __version__
+from ._version import __version__
 from .backends.base import Extractor, ExtractResult
 from .errors import StanceError
+from .loaders import RESERVED_IDS as RESERVED
 from .pricing import PriceTable, load_prices
 from .schema import ArticleAnalysis, ArticleFailure, Usage
 from .tokens import counter_for
 
-RESERVED = {"run", "comparison", "positions", "matrix", "merge_log", "report", "requests"}
 CSV_COLUMNS = [
     "article_id", "title", "source", "published", "party", "topic", "stance", "attribution",
     "via", "position", "evidence", "evidence_status", "evidence_start", "evidence_end",

@@ -77,7 +77,11 @@ class FakeChat:
                 content=choice.message.content,
                 finish_reason=choice.finish_reason,
                 refusal=choice.message.refusal,
-                usage=Usage(**cc.usage.model_dump(include={"prompt_tokens", "completion_tokens", "total_tokens"}))
+                usage=Usage(
+                    **cc.usage.model_dump(
+                        include={"prompt_tokens", "completion_tokens", "total_tokens"}
+                    )
+                )
                 if cc.usage
                 else Usage(),
                 model=cc.model,

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-import stance.evaluate.runner as runner_mod
 from stance.backends.base import ExtractResult
 from stance.cli.eval import eval_cmd
 from stance.errors import ModelError
 from stance.evaluate import EvalReport, evaluate, load_report, rescore
+from stance.evaluate import runner as runner_mod
 from stance.prepare import PreparedArticle
 from stance.schema import Extraction, Usage
 

@@ -220,11 +220,6 @@ def test_screen_then_build_drops_the_party_named_only_in_the_injection():
     assert any("Acme Corp" in w and "prompt injection" in w for w in warnings)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs grounding.screen_extraction wired into analyze.build_analysis "
-    "(owned by another change); remove this marker once it is",
-)
 async def test_pipeline_drops_the_party_named_only_in_the_injection(fake_chat, llm_extractor):
     _, result = obeyed_eval_injection()
     answer(fake_chat, result.extraction.model_dump())
@@ -233,10 +228,6 @@ async def test_pipeline_drops_the_party_named_only_in_the_injection(fake_chat, l
     assert any("prompt injection" in w for w in a.warnings)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs screen_extraction(..., instructions=extractor.system_prompt) in build_analysis",
-)
 async def test_pipeline_drops_a_revealed_system_prompt(fake_chat, llm_extractor):
     extractor = llm_extractor()
     leaked = next(ln for ln in extractor.system_prompt.splitlines() if len(ln) > 60)

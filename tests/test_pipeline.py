@@ -138,7 +138,9 @@ def test_parties_not_named_in_the_article_are_dropped(party, aliases, kept):
 async def test_long_article_is_chunked_and_merged(fake_chat, llm_extractor):
     from stance.analyze import analyze_one
 
-    sentences = [f"Minister Number{i} said the levy was needed in district {i}." for i in range(300)]
+    sentences = [
+        f"Minister Number{i} said the levy was needed in district {i}." for i in range(300)
+    ]
     art = make_article(" ".join(sentences), id="long")
     per_chunk = recorded("valid")
     import json

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..prompts import PromptSet
-from .base import ExtractResult, Extractor
+from .base import Extractor, ExtractResult
 
 DEFAULT_ENDPOINT_MODEL = "gpt-4o-mini"
 HOW_TO_USE_AN_LLM = (

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from ..prepare import PreparedArticle
 from ..chat import ChatModel, Completion, Message
+from ..prepare import PreparedArticle
 from ..schema import Extraction, Usage
 
 __all__ = ["ChatModel", "Completion", "ExtractResult", "Extractor", "Message"]

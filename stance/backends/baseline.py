@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .. import __version__
+from .._version import __version__
 from ..prepare import PreparedArticle
 from .base import ExtractResult
 

@@ -101,6 +101,17 @@ def _describe(exc: BaseException) -> str:
     return exc.__class__.__name__
 
 
+def _loopback_client(base_url: str | None, timeout: float) -> httpx2.AsyncClient | None:
+    """A client that ignores HTTP(S)_PROXY for a server on this machine, else None (SDK default).
+
+    With a proxy set and no NO_PROXY, requests to 127.0.0.1 would go to the proxy and fail.
+    """
+    host = urlsplit(base_url or "").hostname or ""
+    if host in ("localhost", "::1") or host.startswith("127."):
+        return openai.DefaultAsyncHttpxClient(timeout=timeout, trust_env=False)
+    return None
+
+
 def response_format_for(mode: str, schema: dict[str, Any]) -> dict[str, Any] | None:
     """The ``response_format`` request field for an output mode (DESIGN.md §3)."""
     if mode == "json_schema":
@@ -140,6 +151,7 @@ class OpenAIChatModel:
                     api_key=api_key or "not-needed",  # local servers ignore it
                     timeout=timeout,
                     max_retries=0,
+                    http_client=_loopback_client(base_url, timeout),
                 )
             except openai.OpenAIError as exc:
                 raise ConfigError(f"cannot configure the OpenAI client: {exc}") from exc
@@ -155,7 +167,9 @@ class OpenAIChatModel:
     ) -> Completion:
         kwargs: dict[str, Any] = dict(self.params)
         if response_format is not None:
-            kwargs["response_format"] = response_format
+            # Sent as-is through extra_body: the SDK would otherwise walk the whole JSON schema
+            # with its type-driven transform on every call (~0.4 ms each, for no change).
+            kwargs["extra_body"] = {"response_format": response_format}
         payload = [{"role": m.role, "content": m.content} for m in messages]
         retrying = AsyncRetrying(
             retry=retry_if_exception(_is_retryable),

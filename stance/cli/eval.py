@@ -11,7 +11,7 @@ from ..backends import resolve_model_spec
 from ..errors import ConfigError, StanceError
 from ..evaluate import check_evalset, evaluate, headline_table
 from ..evaluate import rescore as do_rescore
-from .run import model_options
+from .run import failure_line, model_options
 
 
 @click.command("eval")
@@ -138,7 +138,7 @@ def eval_cmd(
     else:
         click.echo(headline_table(report))
     for f in report.failures:
-        click.echo(f"stance: failed: {f.article_id or f.path}: {f.message}", err=True)
+        click.echo(failure_line(f), err=True)
     if report.regressions:
         click.echo(f"stance: regressions: {', '.join(report.regressions)}", err=True)
     click.echo(f"stance: wrote {out / 'report.json'}, report.md, report.html", err=True)

@@ -13,6 +13,7 @@ from ..analyze import analyze_articles
 from ..backends import resolve_extractor, resolve_model_spec
 from ..cache import DEFAULT_CACHE_NAME, ResultCache, is_cacheable
 from ..loaders import iter_articles
+from ..parse import one_line
 from ..pricing import load_prices
 from ..progress import RunProgress, count_articles
 from ..ratelimit import RateLimiter, limit_extractor
@@ -22,22 +23,46 @@ from ..schema import ArticleFailure
 
 def model_options(f: Any) -> Any:
     """Options shared by every command that calls a model."""
-    for opt in reversed(
-        [
-            click.option("-m", "--model", help="Model spec: baseline, local, local:PATH.gguf, or a model name for an OpenAI-compatible endpoint. Default: $STANCE_MODEL, else an endpoint if OPENAI_API_KEY/OPENAI_BASE_URL is set, else baseline."),
-            click.option("--base-url", help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL)."),
-            click.option("--output-mode", type=click.Choice(["json_schema", "json_object", "prompt"]), default="json_schema", show_default=True, help="How structured output is requested from the server."),
-            click.option("--prompts", "prompts_dir", type=click.Path(file_okay=False), help="Folder of .j2 templates overriding the shipped ones."),
-            click.option("-c", "--concurrency", type=click.IntRange(1, 1024), default=8, show_default=True, help="Articles in flight at once."),
-        ]
-    ):  # fmt: skip
+    options = [
+        click.option(
+            "-m",
+            "--model",
+            help="Model spec: baseline, local, local:PATH.gguf, or a model name for an "
+            "OpenAI-compatible endpoint. Default: $STANCE_MODEL, else an endpoint if "
+            "OPENAI_API_KEY/OPENAI_BASE_URL is set, else baseline.",
+        ),
+        click.option("--base-url", help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL)."),
+        click.option(
+            "--output-mode",
+            type=click.Choice(["json_schema", "json_object", "prompt"]),
+            default="json_schema",
+            show_default=True,
+            help="How structured output is requested from the server.",
+        ),
+        click.option(
+            "--prompts",
+            "prompts_dir",
+            type=click.Path(file_okay=False),
+            help="Folder of .j2 templates overriding the shipped ones.",
+        ),
+        click.option(
+            "-c",
+            "--concurrency",
+            type=click.IntRange(1, 1024),
+            default=8,
+            show_default=True,
+            help="Articles in flight at once.",
+        ),
+    ]
+    for opt in reversed(options):
         f = opt(f)
     return f
 
 
 def failure_line(f: ArticleFailure) -> str:
-    where = f.path or f.article_id or "?"
-    return f"stance: failed: {where}: {f.message}"
+    """One printable line per failed article: file names and model text may hold newlines."""
+    where = one_line(f.path or f.article_id or "?")
+    return f"stance: failed: {where}: {one_line(f.message)}"
 
 
 def echo_failure(f: ArticleFailure) -> None:
@@ -46,27 +71,43 @@ def echo_failure(f: ArticleFailure) -> None:
 
 @click.command()
 @click.argument("articles", nargs=-1, required=True, type=click.Path())
-@click.option("-o", "--output", "out", required=True, type=click.Path(file_okay=False), help="Run folder to write.")
-@model_options
-@click.option("--strict-grounding", is_flag=True, help="Drop evidence that cannot be found in the article.")
 @click.option(
-    "--no-cache", is_flag=True,
+    "-o",
+    "--output",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Run folder to write.",
+)
+@model_options
+@click.option(
+    "--strict-grounding", is_flag=True, help="Drop evidence that cannot be found in the article."
+)
+@click.option(
+    "--no-cache",
+    is_flag=True,
     help="Call the model for every article, ignoring and not updating the result cache.",
 )
 @click.option(
-    "--cache", "cache_path", type=click.Path(dir_okay=False),
+    "--cache",
+    "cache_path",
+    type=click.Path(dir_okay=False),
     help=f"Result cache file (SQLite). Default: OUT/{DEFAULT_CACHE_NAME}.",
 )
 @click.option(
-    "--rpm", type=click.FloatRange(min=0, min_open=True),
+    "--rpm",
+    type=click.FloatRange(min=0, min_open=True),
     help="Requests-per-minute budget for the endpoint.",
 )
 @click.option(
-    "--tpm", type=click.FloatRange(min=0, min_open=True),
+    "--tpm",
+    type=click.FloatRange(min=0, min_open=True),
     help="Tokens-per-minute budget for the endpoint.",
 )
 @click.option(
-    "--prices", "prices_file", type=click.Path(dir_okay=False, exists=True),
+    "--prices",
+    "prices_file",
+    type=click.Path(dir_okay=False, exists=True),
     help="YAML/JSON price table merged over the shipped one (default: $STANCE_PRICES).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr (no progress bar).")

@@ -21,7 +21,7 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, Field, ValidationError
 
-from .. import __version__
+from .._version import __version__
 from ..errors import InputError, TemplateError
 from ..schema import STANCES, ArticleFailure
 from .metrics import LOWER_IS_BETTER, METRIC_NAMES, ArticleScore, Counts, Metrics

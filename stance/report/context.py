@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from .. import __version__
+from .._version import __version__
 from ..compare.evidence import parse_date
 from ..compare.models import Comparison, EvidenceRef, MatrixCell
 from ..schema import STANCES, ArticleAnalysis, Evidence, Position, Stance
