@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from pydantic import ValidationError
 from ._version import __version__
 from .backends.base import Extractor, ExtractResult
 from .errors import StanceError
+from .files import atomic_write_text
 from .loaders import RESERVED_IDS as RESERVED
 from .pricing import PriceTable, load_prices
 from .schema import ArticleAnalysis, ArticleFailure, Usage
@@ -34,26 +34,6 @@ CSV_COLUMNS = [
     "via", "position", "evidence", "evidence_status", "evidence_start", "evidence_end",
     "n_evidence", "cue",
 ]  # fmt: skip
-
-
-def atomic_write_text(path: Path, text: str, *, fsync: bool = True) -> None:
-    """Write ``text`` to ``path`` so readers see the old file or the new one, never half.
-
-    The rename alone makes this safe against a killed process; ``fsync`` also flushes the
-    data to disk first, which protects against a power cut but costs milliseconds.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            if fsync:
-                fh.flush()
-                os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def article_path(out_dir: Path, article_id: str) -> Path:

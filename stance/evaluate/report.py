@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +21,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from .._version import __version__
 from ..errors import InputError, TemplateError
+from ..files import atomic_write_text
 from ..schema import STANCES, ArticleFailure
 from .metrics import LOWER_IS_BETTER, METRIC_NAMES, ArticleScore, Counts, Metrics
 
@@ -260,26 +259,13 @@ def render(report: EvalReport, template: str) -> str:
         raise TemplateError(f"eval report template {template}: {exc}") from exc
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so a killed run leaves no half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_report(report: EvalReport, out_dir: str | Path) -> list[Path]:
     """Write report.json, report.md and report.html into ``out_dir``; return their paths."""
     out = Path(out_dir)
     paths = [out / "report.json", out / "report.md", out / "report.html"]
-    write_text_atomic(paths[0], report.model_dump_json(indent=2) + "\n")
-    write_text_atomic(paths[1], render(report, "report.md"))
-    write_text_atomic(paths[2], render(report, "report.html"))
+    atomic_write_text(paths[0], report.model_dump_json(indent=2) + "\n")
+    atomic_write_text(paths[1], render(report, "report.md"))
+    atomic_write_text(paths[2], render(report, "report.html"))
     return paths
 
 

@@ -21,6 +21,7 @@ from ..analyze import analyze_articles
 from ..backends import resolve_extractor, resolve_model_spec
 from ..backends.base import Extractor
 from ..errors import InputError, StanceError
+from ..files import atomic_write_text
 from ..loaders import safe_id
 from ..schema import ArticleAnalysis, ArticleFailure
 from .bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_ci
@@ -35,7 +36,6 @@ from .report import (
     ScoringOptions,
     build_report,
     write_report,
-    write_text_atomic,
 )
 
 BASELINE = "baseline"
@@ -156,7 +156,7 @@ def store_predictions(report_dir: Path, slug: str, preds: Iterable[StoredPredict
         path = folder / f"{safe_id(p.id)}.json"
         if path.resolve().parent != folder.resolve():  # ids are safe_id'd; belt and braces
             raise InputError(p.id, "article id would write outside the report folder")
-        write_text_atomic(path, p.model_dump_json(indent=1) + "\n")
+        atomic_write_text(path, p.model_dump_json(indent=1) + "\n")
 
 
 def load_predictions(report_dir: Path, slug: str) -> dict[str, StoredPrediction]:
@@ -311,7 +311,7 @@ async def aevaluate(
         store_predictions(out, manifest.model_slug, preds.values())
         if base_preds is not None and base_name != name and manifest.baseline_slug:
             store_predictions(out, manifest.baseline_slug, base_preds.values())
-        write_text_atomic(_raw_root(out) / MANIFEST, manifest.model_dump_json(indent=2) + "\n")
+        atomic_write_text(_raw_root(out) / MANIFEST, manifest.model_dump_json(indent=2) + "\n")
     return _finish(es, manifest, preds, base_preds, scoring, out, compare_to)
 
 
@@ -393,6 +393,6 @@ def rescore(
     out = Path(output) if output is not None else src
     if out.resolve() != src.resolve():
         shutil.copytree(_raw_root(src), _raw_root(out), dirs_exist_ok=True)
-        write_text_atomic(_raw_root(out) / MANIFEST, manifest.model_dump_json(indent=2) + "\n")
+        atomic_write_text(_raw_root(out) / MANIFEST, manifest.model_dump_json(indent=2) + "\n")
     scoring = _Scoring(topic_threshold, fact_threshold, judge, resamples, seed)
     return _finish(es, manifest, preds, base_preds, scoring, out, compare_to)
