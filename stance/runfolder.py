@@ -13,7 +13,7 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,33 @@ def iter_run_analyses(run_dir: Path, warn: Any = None) -> Iterator[ArticleAnalys
         except (ValidationError, ValueError, OSError) as exc:
             if warn is not None:
                 warn(f"{f}: not an article analysis ({exc.__class__.__name__}); skipped")
+
+
+class StoredAnalyses:
+    """Articles of a run folder, read from their files, in file-name order, at each iteration.
+
+    What the comparison and the reports get instead of a list: the comparison reads it
+    twice (names, then positions), each report once and only as far as it shows articles
+    in full, and none of them ever holds it whole.
+    """
+
+    def __init__(self, out_dir: Path, ids: Iterable[str]) -> None:
+        self.out_dir = out_dir
+        files = {article_path(out_dir, aid).name: aid for aid in ids}
+        # (file name, id) in the order iter_run_analyses reads a folder
+        self.files = sorted(files.items())
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __iter__(self) -> Iterator[ArticleAnalysis]:
+        for name, aid in self.files:
+            try:
+                analysis = ArticleAnalysis.model_validate_json((self.out_dir / name).read_bytes())
+            except (ValidationError, ValueError, OSError):
+                continue  # not readable any more: skipped, as iter_run_analyses would
+            if analysis.article.id == aid:  # else a stale file from another run
+                yield analysis
 
 
 def position_rows(a: ArticleAnalysis) -> Iterator[dict[str, Any]]:
@@ -193,21 +220,30 @@ class RunWriter:
         }
 
     def finish(self) -> dict[str, Any]:
-        """Write the aggregate files and reports, then ``run.json``; return the manifest."""
+        """Write the aggregate files and reports, then ``run.json``; return the manifest.
+
+        Everything is rebuilt from the stored articles, read back one at a time in a few
+        passes (positions; names, then positions again, for the comparison; the articles
+        the reports show in full): no step holds every analysis, so memory stays flat with
+        corpus size (DESIGN.md §8).
+        """
         manifest = self.manifest()
+        stored = StoredAnalyses(self.out_dir, self.ok_ids)
+        manifest["counts"].update(self._write_positions(stored))
+        self.write_reports(stored, manifest)
+        atomic_write_text(self.out_dir / "run.json", json.dumps(manifest, indent=2))
+        return manifest
+
+    def _write_positions(self, stored: Iterable[ArticleAnalysis]) -> Counter[str]:
+        """``positions.csv`` and ``positions.jsonl``; returns position and evidence counts."""
         stats: Counter[str] = Counter()
-        ok = set(self.ok_ids)
-        analyses: list[ArticleAnalysis] = []
         with (
             open(self.out_dir / ".positions.csv.tmp", "w", encoding="utf-8", newline="") as fcsv,
             open(self.out_dir / ".positions.jsonl.tmp", "w", encoding="utf-8") as fjl,
         ):
             w = csv.DictWriter(fcsv, fieldnames=CSV_COLUMNS)
             w.writeheader()
-            for a in iter_run_analyses(self.out_dir):
-                if a.article.id not in ok:
-                    continue  # a stale file from an earlier run with other inputs
-                analyses.append(a)
+            for a in stored:
                 for row in position_rows(a):
                     w.writerow(row)
                     fjl.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -217,16 +253,15 @@ class RunWriter:
                         stats[f"evidence_{e.status}"] += 1
         os.replace(self.out_dir / ".positions.csv.tmp", self.out_dir / "positions.csv")
         os.replace(self.out_dir / ".positions.jsonl.tmp", self.out_dir / "positions.jsonl")
-        manifest["counts"].update(stats)
-        self.write_reports(analyses, manifest)
-        atomic_write_text(self.out_dir / "run.json", json.dumps(manifest, indent=2))
-        return manifest
+        return stats
 
-    def write_reports(self, analyses: list[ArticleAnalysis], manifest: dict[str, Any]) -> None:
-        from .compare import compare
+    def write_reports(self, stored: StoredAnalyses, manifest: dict[str, Any]) -> None:
+        """The comparison and the reports, from the stored articles."""
+        from .compare import compare_light
         from .report import write_run_reports
 
-        write_run_reports(self.out_dir, analyses, compare(analyses), manifest)
+        with compare_light(stored) as comparison:
+            write_run_reports(self.out_dir, stored, comparison, manifest)
 
     def close(self) -> None:
         for tmp in (".positions.csv.tmp", ".positions.jsonl.tmp"):

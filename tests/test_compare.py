@@ -7,14 +7,14 @@ and test_report.py), so every expectation is visible in the test.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from stance.cli.compare import compare as compare_cmd
-from stance.compare import Comparison, compare, summarise
+from stance.compare import Comparison, compare, compare_light, summarise
 from stance.errors import InputError
 from stance.schema import (
     ArticleAnalysis,
@@ -432,6 +432,81 @@ def test_empty_corpus_and_empty_names() -> None:
     c = compare([article("a", [party("  ")], [position("", T), position("Helen Marsh", " ")])])
     assert c.matrix == []
     assert any("without a party or topic" in w for w in c.warnings)
+
+
+def _mixed_corpus() -> list[ArticleAnalysis]:
+    """Aliases, a metonym, a surname, a duplicate id, conflicts, shifts and a voice gap."""
+    return [
+        article(
+            "a",
+            [party("Helen Marsh", aliases=["Marsh"]), party("Turkey", "country")],
+            [
+                position("Marsh", T, "support", quote="ready to play its part"),
+                position("Helen Marsh", N, "oppose", quote="not now", status="not_found"),
+            ],
+            date="2024-12-01",
+            outlet="Post",
+        ),
+        article(
+            "b",
+            [party("Moscow", "country"), party("Maria Zakharova")],
+            [
+                position("Moscow", T, "oppose", attribution="characterisation"),
+                position("Maria Zakharova", N, "support", quote="Turkey agrees"),
+            ],
+            date="2024-12-02",
+            outlet="Ledger",
+        ),
+        article("c", [party("Mrs Helen Marsh")], [position("Mrs Helen Marsh", T, "oppose")]),
+        article("a", [party("Someone Else")], [position("Someone Else", T)]),
+    ]
+
+
+@pytest.mark.parametrize("spill_after", [0, 1, 20_000])
+@pytest.mark.parametrize("source", ["list", "generator"])
+def test_compare_reads_a_generator_and_spills_texts_with_the_same_result(
+    source: str, spill_after: int
+) -> None:
+    analyses = _mixed_corpus()
+    expected = compare(analyses)
+    assert expected.conflicts and expected.shifts and expected.voice_gaps  # all exercised
+
+    items = iter(analyses) if source == "generator" else analyses
+    with compare_light(items, spill_after=spill_after) as light:
+        assert light.to_model() == expected
+        spilled = light.texts._file is not None
+    assert spilled == (spill_after < 6)  # six positions read
+    assert compare(a for a in analyses) == expected
+
+
+def test_compare_reads_a_generator_once() -> None:
+    reads = 0
+
+    def stored() -> Iterator[ArticleAnalysis]:
+        nonlocal reads
+        for a in _mixed_corpus():
+            reads += 1
+            yield a
+
+    c = compare(stored())
+    assert reads == 4
+    assert [a.id for a in c.articles] == ["a", "b", "c"]
+    assert c.matrix[0].evidence[0].quote is not None
+
+
+def test_compare_reads_a_reusable_source_twice_names_then_positions() -> None:
+    class Source:
+        def __init__(self) -> None:
+            self.passes = 0
+
+        def __iter__(self) -> Iterator[ArticleAnalysis]:
+            self.passes += 1
+            return iter(_mixed_corpus())
+
+    source = Source()
+    with compare_light(source) as light:
+        assert light.to_model() == compare(_mixed_corpus())
+    assert source.passes == 2
 
 
 # --------------------------------------------------------------------------- CLI

@@ -8,15 +8,23 @@ import hashlib
 import io
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from test_compare import article, party, position
 
-from stance.compare import compare
+from stance.compare import compare, compare_light
 from stance.errors import TemplateError
-from stance.report import md, render_html, render_markdown, write_run_reports
+from stance.report import (
+    ReportLimits,
+    comparison_json,
+    md,
+    render_html,
+    render_markdown,
+    write_run_reports,
+)
 from stance.schema import ArticleAnalysis
 
 T = "European troops monitoring a Ukraine ceasefire"
@@ -378,3 +386,100 @@ def test_report_md_matrix_is_a_list_when_there_are_many_topics() -> None:
     text = render_markdown(analyses, compare(analyses), {})
     assert "- **Helen Marsh** — aid: O 1; banking: O 1; debt: O 1;" in text
     assert "| Party | aid |" not in text
+
+
+# --------------------------------------------------------------------------- large corpora
+
+
+def many(n: int, summary: str = "Summary of {aid}.") -> list[ArticleAnalysis]:
+    """``n`` dated articles, each with its own quote, where Marsh flips and France and Russia
+    disagree: every evidence list grows with ``n``."""
+    return [
+        article(
+            aid,
+            [party("Helen Marsh"), party("Paris", "country"), party("Moscow", "country")],
+            [
+                position("Helen Marsh", T, ("support", "oppose")[i % 2], quote=f"said {aid}"),
+                position("Paris", T, "support", quote=f"Paris on {aid}"),
+                position("Moscow", T, "oppose", quote=f"Moscow on {aid}"),
+            ],
+            date=f"2024-12-{i + 1:02d}",
+            outlet=("Post", "Ledger")[i % 2],
+            summary=summary.format(aid=aid),
+        )
+        for i, aid in enumerate([f"x{i}" for i in range(n - 1)] + ["report"])
+    ]
+
+
+class Rereadable:
+    """Analyses read anew at each iteration, counting how many were read."""
+
+    def __init__(self, analyses: list[ArticleAnalysis]) -> None:
+        self.analyses = analyses
+        self.reads = 0
+
+    def __iter__(self) -> Iterator[ArticleAnalysis]:
+        for a in self.analyses:
+            self.reads += 1
+            yield a
+
+
+def test_large_corpus_report_shows_the_first_articles_and_links_the_rest() -> None:
+    analyses = many(5)
+    limits = ReportLimits(articles=2, evidence=1, rows=1)
+    text = render_markdown(analyses, compare(analyses), {}, limits=limits)
+    page = render_html(analyses, compare(analyses), {}, limits=limits)
+
+    for report in (text, page):
+        assert "shows the first 2 articles in full and lists the other 3" in report
+        assert "Summary of x0." in report and "Summary of x1." in report
+        assert "Summary of x2." not in report and "Summary of x3." not in report
+        assert "+9 more in comparison.json" in report  # the conflict: 10 quotes, 1 shown
+        assert "The first 1 of 4 shifts; all are in comparison.json." in report
+    assert "### 3 more articles" in text
+    assert "| Article x3 (x3) | Ledger | 2024-12-04 | 3 | [x3.json](x3.json) |" in text
+    assert "[report-article.json](report-article.json)" in text  # a reserved id's file name
+    # the rest keep their anchors, so quotes from them still link to their line
+    row = '<tr id="a-4"><td>Article x3<br><span class="muted">id x3</span></td><td>Ledger</td>'
+    assert row in page and '<a href="x3.json">x3.json</a>' in page
+    assert page.count('<article class="art"') == 2
+    assert page.count('<li class="muted">+4 more in comparison.json</li>') == 3  # each cell
+
+
+@pytest.mark.parametrize("n", [3, 40])
+def test_normal_corpus_report_is_complete_and_the_same_from_the_compact_comparison(
+    tmp_path: Path, n: int
+) -> None:
+    analyses = many(n)
+    full, light = tmp_path / "full", tmp_path / "light"
+    write_run_reports(full, analyses, compare(analyses), MANIFEST)
+    with compare_light(Rereadable(analyses), spill_after=0) as comparison:
+        write_run_reports(light, Rereadable(analyses), comparison, MANIFEST)
+
+    for name in ("report.md", "report.html", "comparison.json", "matrix.csv", "merge_log.jsonl"):
+        assert (light / name).read_bytes() == (full / name).read_bytes(), name
+    text = (full / "report.md").read_text(encoding="utf-8")
+    assert "more in comparison.json" not in text and "more articles" not in text
+    assert all(f"Summary of {a.article.id}." in text for a in analyses)
+    assert all(f"Paris on {a.article.id}" in text for a in analyses)  # every conflict quote
+    assert text.count("- **Helen Marsh** on **") == n - 1  # every shift
+
+
+def test_reports_read_back_only_the_articles_they_show(tmp_path: Path) -> None:
+    analyses = many(6)
+    source = Rereadable(analyses)
+    with compare_light(source) as comparison:
+        source.reads = 0
+        write_run_reports(
+            tmp_path, source, comparison, {}, limits=ReportLimits(articles=2, evidence=5)
+        )
+    assert source.reads == 4  # two articles for each of report.md and report.html
+    assert "6 articles · 18 positions" in (tmp_path / "report.md").read_text(encoding="utf-8")
+
+
+def test_comparison_json_is_streamed_as_the_model_would_write_it() -> None:
+    analyses = many(4) + corpus()
+    expected = compare(analyses).model_dump_json(indent=2) + "\n"
+    assert "".join(comparison_json(compare(analyses))) == expected
+    with compare_light(analyses, spill_after=0) as light:
+        assert "".join(comparison_json(light)) == expected

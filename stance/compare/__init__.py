@@ -3,13 +3,15 @@
 >>> from stance.compare import compare
 >>> comparison = compare(analyses)            # rules only, no model calls
 >>> comparison.model_dump_json(indent=2)      # the comparison.json contract (DESIGN.md §10)
+>>> light = compare_light(iter_analyses())    # compact records, for large corpora
 """
 
 from __future__ import annotations
 
 from .aliases import Aliases, load_aliases, parse_aliases
-from .build import compare
+from .build import compare, compare_light
 from .evidence import parse_date, summarise
+from .light import LightComparison
 from .models import (
     Agreement,
     ArticleInfo,
@@ -36,6 +38,7 @@ __all__ = [
     "Comparison",
     "Conflict",
     "EvidenceRef",
+    "LightComparison",
     "LlmMerge",
     "MatrixCell",
     "MergeRecord",
@@ -46,6 +49,7 @@ __all__ = [
     "Variant",
     "VoiceGap",
     "compare",
+    "compare_light",
     "load_aliases",
     "load_metonyms",
     "name_key",

@@ -1,14 +1,12 @@
-"""Positions as evidence: one :class:`EvidenceRef` per position, plus dates and stance sums."""
+"""Dates and stance sums for the evidence behind the findings."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
 
-from ..schema import ArticleAnalysis, Evidence, Position, Stance
-from .models import EvidenceRef, Quote
+from ..schema import Stance
 
-_STATUS_RANK = {"exact": 0, "normalised": 1, "fuzzy": 2, "not_found": 3}
 _ISO_PREFIX = re.compile(r"^\s*(\d{4}(?:-\d{2}(?:-\d{2})?)?)")
 
 
@@ -26,11 +24,6 @@ def date_order(date: str | None, article_id: str) -> tuple[int, str, str]:
     return (0, parsed, article_id) if parsed else (1, "", article_id)
 
 
-def best_evidence(evidence: Iterable[Evidence]) -> Evidence | None:
-    """The best-grounded quote (exact before normalised before fuzzy before not found)."""
-    return min(evidence, key=lambda e: _STATUS_RANK.get(e.status, 9), default=None)
-
-
 def summarise(stances: Iterable[Stance]) -> Stance:
     """One stance for several: the shared one; ``mixed`` if support and oppose (or mixed) occur.
 
@@ -43,28 +36,3 @@ def summarise(stances: Iterable[Stance]) -> Stance:
     if len(decided) == 1:
         return decided.pop()
     return "mixed"
-
-
-def evidence_ref(
-    analysis: ArticleAnalysis, position: Position, party: str, topic: str
-) -> EvidenceRef:
-    """Describe one position with its article's date and outlet, under canonical names."""
-    art = analysis.article
-    best = best_evidence(position.evidence)
-    return EvidenceRef(
-        article_id=art.id,
-        date=art.published or None,
-        outlet=(art.source or "").strip() or None,
-        title=art.title,
-        party=party,
-        party_as_written=position.party,
-        topic=topic,
-        topic_as_written=position.topic,
-        stance=position.stance,
-        attribution=position.attribution,
-        position=position.position,
-        via=position.via,
-        quote=best.quote if best else None,
-        grounding=best.status if best else None,
-        quotes=[Quote(text=e.quote, status=e.status) for e in position.evidence],
-    )

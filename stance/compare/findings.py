@@ -1,7 +1,8 @@
 """What the comparison reports: the matrix, agreements, conflicts, shifts, voice gaps, coverage.
 
-All functions are pure: they take evidence under canonical names and return model objects in
-a stable order (topics by how much is said about them, then names alphabetically).
+All functions are pure: they take evidence under canonical names (:class:`LightRef`) and
+return compact records (:mod:`stance.compare.light`) in a stable order (topics by how much is
+said about them, then names alphabetically).
 """
 
 from __future__ import annotations
@@ -9,20 +10,20 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from itertools import groupby
 
-from ..schema import STANCES, ArticleAnalysis, Stance
+from ..schema import STANCES, Stance
 from .evidence import date_order, parse_date, summarise
-from .models import (
-    Agreement,
-    Conflict,
-    EvidenceRef,
-    GapReason,
-    MatrixCell,
-    OutletCoverage,
-    PartyEntry,
-    Shift,
-    VoiceGap,
+from .light import (
+    LightAgreement,
+    LightArticle,
+    LightCell,
+    LightConflict,
+    LightGap,
+    LightRef,
+    LightShift,
 )
+from .models import GapReason, OutletCoverage, PartyEntry
 from .names import fold
 
 _GAP_ORDER: tuple[GapReason, ...] = (
@@ -33,23 +34,23 @@ _GAP_ORDER: tuple[GapReason, ...] = (
 _MIN_NAME_CHARS = 3  # shorter names ("EU" aside, mostly initials) match too much prose
 
 
-def _by_cell(refs: Sequence[EvidenceRef]) -> dict[tuple[str, str], list[EvidenceRef]]:
-    cells: dict[tuple[str, str], list[EvidenceRef]] = {}
+def _by_cell(refs: Sequence[LightRef]) -> dict[tuple[str, str], list[LightRef]]:
+    cells: dict[tuple[str, str], list[LightRef]] = {}
     for r in refs:
         cells.setdefault((r.party, r.topic), []).append(r)
     return cells
 
 
-def _chronological(refs: Sequence[EvidenceRef]) -> list[EvidenceRef]:
+def _chronological(refs: Sequence[LightRef]) -> list[LightRef]:
     return sorted(refs, key=lambda r: date_order(r.date, r.article_id))
 
 
 def build_matrix(
-    refs: Sequence[EvidenceRef], party_order: Sequence[str], topic_order: Sequence[str]
-) -> list[MatrixCell]:
+    refs: Sequence[LightRef], party_order: Sequence[str], topic_order: Sequence[str]
+) -> list[LightCell]:
     """One cell per party and topic that has at least one position, rows then columns."""
     cells = _by_cell(refs)
-    out: list[MatrixCell] = []
+    out: list[LightCell] = []
     for party in party_order:
         for topic in topic_order:
             rs = cells.get((party, topic))
@@ -59,28 +60,28 @@ def build_matrix(
             for r in rs:
                 counts[r.stance] += 1
             out.append(
-                MatrixCell(
+                LightCell(
                     party=party,
                     topic=topic,
                     stance=summarise(r.stance for r in rs),
                     counts=counts,
-                    n=len(rs),
-                    articles=sorted({r.article_id for r in rs}),
                     evidence=_chronological(rs),
                 )
             )
     return out
 
 
-def find_agreements(matrix: Sequence[MatrixCell], topic_order: Sequence[str]) -> list[Agreement]:
+def find_agreements(
+    matrix: Sequence[LightCell], topic_order: Sequence[str]
+) -> list[LightAgreement]:
     """Two or more parties whose cells on a topic share a clear stance (support or oppose)."""
-    out: list[Agreement] = []
+    out: list[LightAgreement] = []
     for topic in topic_order:
         for stance in ("support", "oppose"):
             cells = [c for c in matrix if c.topic == topic and c.stance == stance]
             if len(cells) >= 2:
                 out.append(
-                    Agreement(
+                    LightAgreement(
                         topic=topic,
                         stance=stance,
                         parties=sorted((c.party for c in cells), key=fold),
@@ -90,18 +91,17 @@ def find_agreements(matrix: Sequence[MatrixCell], topic_order: Sequence[str]) ->
     return out
 
 
-def find_conflicts(matrix: Sequence[MatrixCell], topic_order: Sequence[str]) -> list[Conflict]:
+def find_conflicts(matrix: Sequence[LightCell], topic_order: Sequence[str]) -> list[LightConflict]:
     """Topics on which some parties' cells support and others' oppose."""
-    out: list[Conflict] = []
+    out: list[LightConflict] = []
     for topic in topic_order:
         cells = [c for c in matrix if c.topic == topic]
         pro = sorted((c.party for c in cells if c.stance == "support"), key=fold)
         con = sorted((c.party for c in cells if c.stance == "oppose"), key=fold)
         if pro and con:
             out.append(
-                Conflict(
+                LightConflict(
                     topic=topic,
-                    parties=pro + con,
                     supporters=pro,
                     opponents=con,
                     evidence=[
@@ -116,20 +116,20 @@ def find_conflicts(matrix: Sequence[MatrixCell], topic_order: Sequence[str]) -> 
     return out
 
 
-def find_shifts(matrix: Sequence[MatrixCell]) -> list[Shift]:
+def find_shifts(matrix: Sequence[LightCell]) -> list[LightShift]:
     """Each change of one party's stance on a topic from one article to the next, by date.
 
     Within an article the party's positions on the topic are summed up first (see
     :func:`~stance.compare.evidence.summarise`); undated articles come after dated ones.
     """
-    out: list[Shift] = []
+    out: list[LightShift] = []
     for cell in matrix:
-        per_article: dict[str, list[EvidenceRef]] = {}
+        per_article: dict[str, list[LightRef]] = {}
         for r in cell.evidence:
             per_article.setdefault(r.article_id, []).append(r)
         if len(per_article) < 2:
             continue
-        steps: list[tuple[Stance, EvidenceRef]] = []
+        steps: list[tuple[Stance, LightRef]] = []
         for rs in per_article.values():
             stance = summarise(r.stance for r in rs)
             steps.append((stance, next((r for r in rs if r.stance == stance), rs[0])))
@@ -137,16 +137,14 @@ def find_shifts(matrix: Sequence[MatrixCell]) -> list[Shift]:
         for (s0, r0), (s1, r1) in zip(steps, steps[1:], strict=False):
             if s0 != s1:
                 out.append(
-                    Shift(
+                    LightShift(
                         party=cell.party,
                         topic=cell.topic,
-                        parties=[cell.party],
                         from_stance=s0,
                         to_stance=s1,
                         before=r0,
                         after=r1,
                         dated=bool(parse_date(r0.date) and parse_date(r1.date)),
-                        evidence=[r0, r1],
                     )
                 )
     return out
@@ -167,12 +165,11 @@ def _name_pattern(parties: Sequence[PartyEntry]) -> tuple[re.Pattern[str] | None
 
 
 def find_voice_gaps(
-    analyses: Sequence[ArticleAnalysis],
-    refs: Sequence[EvidenceRef],
+    refs: Sequence[LightRef],
     parties: Sequence[PartyEntry],
     listed: Mapping[str, set[str]],
     topic_order: Sequence[str],
-) -> list[VoiceGap]:
+) -> list[LightGap]:
     """Parties present on a topic whose own voice on it is never heard.
 
     Three ways to be present without a voice: named in another party's position or quote on
@@ -181,17 +178,17 @@ def find_voice_gaps(
     only as others characterise them.
 
     Args:
-        analyses: The articles (for which topics each covers).
-        refs: Every position, under canonical names.
+        refs: Every position, under canonical names, grouped by article in article order
+            (as :func:`~stance.compare.compare` builds them).
         parties: Canonical parties with their variants (names to look for in quotes).
         listed: Article id → canonical parties listed in that article.
         topic_order: Canonical topics, for ordering.
     """
     cells = _by_cell(refs)
     has_voice = set(cells)
-    found: dict[tuple[str, str], tuple[set[GapReason], set[str], dict[int, EvidenceRef]]] = {}
+    found: dict[tuple[str, str], tuple[set[GapReason], set[str], dict[int, LightRef]]] = {}
 
-    def add(party: str, topic: str, reason: GapReason, ref: EvidenceRef) -> None:
+    def add(party: str, topic: str, reason: GapReason, ref: LightRef) -> None:
         reasons, arts, evidence = found.setdefault((party, topic), (set(), set(), {}))
         reasons.add(reason)
         arts.add(ref.article_id)
@@ -200,18 +197,18 @@ def find_voice_gaps(
     pattern, owner = _name_pattern(parties)
     if pattern is not None:
         for r in refs:
-            texts = [r.position, *(q.text for q in r.quotes)]
+            texts = [r.position, *r.quote_texts()]
             named = {owner[m.group(0)] for t in texts for m in pattern.finditer(t)}
             for party in named - {r.party}:
                 if (party, r.topic) not in has_voice:
                     add(party, r.topic, "named_in_evidence", r)
 
-    by_article: dict[str, dict[str, list[EvidenceRef]]] = {}
-    for r in refs:
-        by_article.setdefault(r.article_id, {}).setdefault(r.topic, []).append(r)
-    for analysis in analyses:
-        aid = analysis.article.id
-        topics_here = by_article.get(aid, {})
+    # One article at a time: a map of every article's positions by topic is megabytes.
+    for art, here in groupby(refs, key=lambda r: r.art):
+        aid = art.id
+        topics_here: dict[str, list[LightRef]] = {}
+        for r in here:
+            topics_here.setdefault(r.topic, []).append(r)
         # Only parties the article lists but never gives a position: one quoted there on
         # another topic is not thereby "on" this one (that reading floods fine-grained topics).
         speaking = {r.party for rs in topics_here.values() for r in rs}
@@ -227,17 +224,16 @@ def find_voice_gaps(
                 add(party, topic, "only_characterised", r)
 
     rank = {t: i for i, t in enumerate(topic_order)}
-    out: list[VoiceGap] = []
+    out: list[LightGap] = []
     for (party, topic), (reasons, arts, evidence) in sorted(
         found.items(), key=lambda kv: (rank.get(kv[0][1], len(rank)), fold(kv[0][0]))
     ):
         ordered = [g for g in _GAP_ORDER if g in reasons]
         refs_here = list(evidence.values())
         out.append(
-            VoiceGap(
+            LightGap(
                 party=party,
                 topic=topic,
-                parties=[party],
                 reasons=ordered,
                 articles=sorted(arts),
                 detail=_gap_detail(party, ordered, refs_here),
@@ -247,7 +243,7 @@ def find_voice_gaps(
     return out
 
 
-def _gap_detail(party: str, reasons: list[GapReason], evidence: list[EvidenceRef]) -> str:
+def _gap_detail(party: str, reasons: list[GapReason], evidence: list[LightRef]) -> str:
     parts: list[str] = []
     if "named_in_evidence" in reasons:
         n = sum(1 for r in evidence if r.party != party)
@@ -262,20 +258,21 @@ def _gap_detail(party: str, reasons: list[GapReason], evidence: list[EvidenceRef
 
 
 def outlet_coverage(
-    analyses: Sequence[ArticleAnalysis], refs: Sequence[EvidenceRef]
+    articles: Sequence[LightArticle], refs: Sequence[LightRef]
 ) -> list[OutletCoverage]:
     """Per outlet: its articles, whom it gives positions to, on what, and with what stance.
 
     Articles without an outlet are grouped as ``unknown`` (``known`` false), listed last.
     """
     outlets: dict[str | None, list[str]] = {}
-    for a in analyses:
-        outlet = (a.article.source or "").strip() or None
-        outlets.setdefault(outlet, []).append(a.article.id)
+    for art in articles:
+        outlets.setdefault(art.outlet, []).append(art.id)
+    by_outlet: dict[str | None, list[LightRef]] = {}
+    for r in refs:  # one pass, not one per outlet: a large corpus has hundreds of outlets
+        by_outlet.setdefault(r.outlet, []).append(r)
     out: list[OutletCoverage] = []
     for outlet, article_ids in outlets.items():
-        ids = set(article_ids)
-        rs = [r for r in refs if r.article_id in ids]
+        rs = by_outlet.get(outlet, [])
         stances: dict[Stance, int] = {s: 0 for s in STANCES}
         for r in rs:
             stances[r.stance] += 1
@@ -283,7 +280,7 @@ def outlet_coverage(
             OutletCoverage(
                 outlet=outlet or "unknown",
                 known=outlet is not None,
-                articles=sorted(ids),
+                articles=sorted(article_ids),
                 n_positions=len(rs),
                 parties=dict(Counter(r.party for r in rs).most_common()),
                 topics=dict(Counter(r.topic for r in rs).most_common()),

@@ -8,6 +8,7 @@ which rule brought it in.
 
 from __future__ import annotations
 
+from array import array
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -15,13 +16,13 @@ from dataclasses import dataclass
 from .models import MergeSource
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Edge:
     a: int
     b: int
     rule: str
     source: MergeSource
-    detail: str
+    detail: str | None  # None: the same name on both ends, which needs no explaining
 
 
 @dataclass(frozen=True)
@@ -32,26 +33,41 @@ class Reason:
 
 
 class MergeGraph:
-    """Disjoint sets of node ids, with user pins that never merge with one another."""
+    """Disjoint sets of node ids, with user pins that never merge with one another.
+
+    Parents and edges live in flat arrays rather than one object per node or edge: a large
+    corpus has ~80k party nodes, and this graph is the comparison's biggest structure.
+    """
 
     def __init__(self, size: int) -> None:
-        self._parent = list(range(size))
+        self._parent = array("l", range(size))
         self._pin: dict[int, str] = {}
-        self._edges: list[Edge] = []
+        # Edge i joins _ea[i] and _eb[i], by rule _rule[i] from _source[i], because _detail[i].
+        self._ea = array("l")
+        self._eb = array("l")
+        self._rule: list[str] = []
+        self._source: list[MergeSource] = []
+        self._detail: list[str | None] = []
+        # Edges by node, built on demand for explain(): node n's edge ids are
+        # _adj[_adj_start[n]:_adj_start[n + 1]], in the order they were made.
+        self._adj_start: array[int] | None = None
+        self._adj = array("l")
 
     def add(self) -> int:
-        self._parent.append(len(self._parent))
-        return len(self._parent) - 1
+        n = len(self._parent)
+        self._parent.append(n)
+        return n
 
     def __len__(self) -> int:
         return len(self._parent)
 
     def find(self, x: int) -> int:
+        parent = self._parent
         root = x
-        while self._parent[root] != root:
-            root = self._parent[root]
-        while self._parent[x] != root:  # path compression keeps later finds cheap
-            self._parent[x], x = root, self._parent[x]
+        while parent[root] != root:
+            root = parent[root]
+        while parent[x] != root:  # path compression keeps later finds cheap
+            parent[x], x = root, parent[x]
         return root
 
     def pin(self, x: int, canonical: str) -> None:
@@ -61,8 +77,10 @@ class MergeGraph:
     def pinned(self, x: int) -> str | None:
         return self._pin.get(self.find(x))
 
-    def union(self, a: int, b: int, rule: str, source: MergeSource, detail: str) -> bool:
+    def union(self, a: int, b: int, rule: str, source: MergeSource, detail: str | None) -> bool:
         """Join the sets of ``a`` and ``b``; refused when both carry different user pins.
+
+        ``detail`` may be None when the caller can write it later (see :meth:`explain`).
 
         Returns:
             True if the sets were joined, False if already one set or the join was refused.
@@ -76,44 +94,81 @@ class MergeGraph:
         self._parent[rb] = ra
         if pb is not None:
             self._pin[ra] = self._pin.pop(rb)
-        self._edges.append(Edge(a, b, rule, source, detail))
+        self._ea.append(a)
+        self._eb.append(b)
+        self._rule.append(rule)
+        self._source.append(source)
+        self._detail.append(detail)
+        self._adj_start = None
         return True
 
-    def clusters(self) -> list[list[int]]:
-        """Sets as sorted member lists, ordered by their smallest member."""
-        groups: dict[int, list[int]] = {}
+    def clusters(self) -> list[array[int]]:
+        """Sets as sorted member arrays, ordered by their smallest member."""
+        groups: dict[int, array[int]] = {}
         for x in range(len(self._parent)):
-            groups.setdefault(self.find(x), []).append(x)
+            groups.setdefault(self.find(x), array("l")).append(x)
         return sorted(groups.values(), key=lambda members: members[0])
 
+    def _edge(self, i: int) -> Edge:
+        return Edge(self._ea[i], self._eb[i], self._rule[i], self._source[i], self._detail[i])
+
+    def _index(self) -> array[int]:
+        """Edges by node (compressed rows): one pass to count, one to fill, in edge order."""
+        if self._adj_start is None:
+            n, ea, eb = len(self._parent), self._ea, self._eb
+            start = array("l", [0]) * (n + 1)
+            for i in range(len(ea)):
+                start[ea[i] + 1] += 1
+                start[eb[i] + 1] += 1
+            for x in range(n):
+                start[x + 1] += start[x]
+            fill = array("l", start)
+            adj = array("l", [0]) * (2 * len(ea))
+            for i in range(len(ea)):
+                for end in (ea[i], eb[i]):
+                    adj[fill[end]] = i
+                    fill[end] += 1
+            self._adj_start, self._adj = start, adj
+        return self._adj_start
+
     def explain(
-        self, members: Iterable[int], root: int, same: Callable[[int, int], bool]
+        self,
+        members: Iterable[int],
+        root: int,
+        same: Callable[[int, int], bool],
+        describe: Callable[[Edge], str] | None = None,
     ) -> dict[int, Reason | None]:
         """For each member, the reason that linked it, walking outward from ``root``.
 
         An edge between two nodes for which ``same`` holds (the same name written in two
         articles) adds nothing to explain, so the far node inherits the near node's reason.
+        ``describe`` writes the detail of an edge made without one (``detail=None``).
 
         Returns:
             member → reason; None for ``root`` and for nodes that inherit "no reason" from it.
         """
+        start, adj = self._index(), self._adj
         wanted = set(members)
-        adjacent: dict[int, list[Edge]] = {}
-        for e in self._edges:
-            if e.a in wanted and e.b in wanted:
-                adjacent.setdefault(e.a, []).append(e)
-                adjacent.setdefault(e.b, []).append(e)
         reasons: dict[int, Reason | None] = {root: None}
         queue = deque([root])
         while queue:
             here = queue.popleft()
-            for e in adjacent.get(here, []):
-                there = e.b if e.a == here else e.a
+            for k in range(start[here], start[here + 1]):
+                i = adj[k]
+                a, b = self._ea[i], self._eb[i]
+                if a not in wanted or b not in wanted:
+                    continue
+                there = b if a == here else a
                 if there in reasons:
                     continue
                 if same(here, there):
                     reasons[there] = reasons[here]
                 else:
-                    reasons[there] = Reason(e.rule, e.source, e.detail)
+                    detail = self._detail[i]
+                    if detail is None:
+                        detail = (
+                            describe(self._edge(i)) if describe is not None else "the same name"
+                        )
+                    reasons[there] = Reason(self._rule[i], self._source[i], detail)
                 queue.append(there)
         return reasons

@@ -16,13 +16,15 @@ articles). Merges, each logged with its rule:
 
 from __future__ import annotations
 
+import sys
+from array import array
+from bisect import bisect_left
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 
 from ..schema import ArticleAnalysis, PartyType
-from .graph import MergeGraph, Reason
+from .graph import Edge, MergeGraph, Reason
 from .models import MergeRecord, MergeSource, PartyEntry, Variant
 from .names import NameKey, fold, name_key, stage_rule
 from .topics import LlmMerge, apply_model_merges
@@ -34,21 +36,23 @@ _STAGE_DETAIL = {
 }
 
 
-@dataclass
+_NO_KEY = NameKey("", "", "")
+
+
+@dataclass(slots=True, eq=False)
 class _Node:
+    # Slots and shared values (interned names, one frozenset per set of types, one NameKey
+    # per distinct name): a 10k-article corpus has ~80k nodes.
     article: str
     name: str
-    types: set[PartyType] = field(default_factory=set)
-    roles: list[str] = field(default_factory=list)
+    types: frozenset[PartyType] = frozenset()
+    roles: tuple[str, ...] = ()
     primary: bool = False  # a party's own name in its article, not an alias or position string
+    key: NameKey = _NO_KEY  # set once the node's article has been read (types are final then)
 
     @property
     def person_like(self) -> bool:
         return not (self.types - {"person", "other"})
-
-    @cached_property
-    def key(self) -> NameKey:  # read only once every article has been read
-        return name_key(self.name, person_like=self.person_like)
 
     @property
     def full_person(self) -> bool:
@@ -57,58 +61,86 @@ class _Node:
 
 @dataclass
 class PartyResolution:
-    canonical: dict[tuple[str, str], str]  # (article id, name as written) -> canonical name
+    """Canonical names per (article, name as written), the entries, merges and notes.
+
+    The mapping is stored per node, in the order articles were read, rather than as one dict
+    keyed by (article, name): on a large corpus that dict is the biggest thing left.
+    """
+
+    spans: dict[str, range]  # article id -> its nodes
+    names: list[str]  # node -> name as written (whitespace squashed)
+    canon: list[str]  # node -> canonical name
+    primary: bytearray  # node -> 1 if it is one of its article's listed parties
     entries: list[PartyEntry]
     merges: list[MergeRecord]
     notes: list[str] = field(default_factory=list)
 
+    def canonical(self, article: str, name: str) -> str | None:
+        """The canonical name for ``name`` (whitespace squashed) as written in ``article``."""
+        span = self.spans.get(article)
+        if span is not None:
+            for n in span:  # a handful of names per article
+                if self.names[n] == name:
+                    return self.canon[n]
+        return None
 
-class _Resolver:
-    def __init__(
-        self,
-        analyses: Sequence[ArticleAnalysis],
-        pins: Mapping[str, str],
-        metonyms: Mapping[str, str],
-    ) -> None:
+    def listed(self, article: str) -> set[str]:
+        """The canonical names of the parties ``article`` lists."""
+        span = self.spans.get(article, range(0))
+        return {self.canon[n] for n in span if self.primary[n]}
+
+
+class PartyResolver:
+    """Reads articles one at a time (:meth:`read`), then resolves them all (:meth:`run`)."""
+
+    def __init__(self, pins: Mapping[str, str], metonyms: Mapping[str, str]) -> None:
         self.nodes: list[_Node] = []
-        self.local: dict[tuple[str, str], int] = {}
         self.graph = MergeGraph(0)
         self.pins = pins
         self.metonyms = metonyms
         self.notes: list[str] = []
-        self.by_article: dict[str, list[int]] = {}
-        self.members: dict[int, list[int]] = {}
-        for analysis in analyses:
-            self._read_article(analysis)
+        self.by_article: dict[str, range] = {}  # an article's nodes are numbered together
+        self._full_roots: set[int] = set()  # sets holding a full person's name
+        self._keys: dict[tuple[str, bool], NameKey] = {}
+        self._types: dict[frozenset[PartyType], frozenset[PartyType]] = {}
+        self._roles: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     # -- building -------------------------------------------------------------------------
 
-    def _node(self, article: str, name: str) -> int | None:
-        name = " ".join(name.split())
-        if not name:
-            return None
-        n = self.local.get((article, name))
-        if n is None:
-            n = self.graph.add()
-            self.nodes.append(_Node(article, name))
-            self.local[(article, name)] = n
-            self.by_article.setdefault(article, []).append(n)
-        return n
+    def _name_key(self, name: str, person_like: bool) -> NameKey:
+        key = self._keys.get((name, person_like))
+        if key is None:
+            key = self._keys[(name, person_like)] = name_key(name, person_like=person_like)
+        return key
 
-    def _read_article(self, analysis: ArticleAnalysis) -> None:
+    def read(self, analysis: ArticleAnalysis) -> None:
+        """Add one article's party names, aliases and position parties (ids must be unique)."""
         aid = analysis.article.id
+        first = len(self.nodes)
+        local: dict[str, int] = {}
+
+        def node(name: str) -> int | None:
+            name = " ".join(name.split())
+            if not name:
+                return None
+            n = local.get(name)
+            if n is None:
+                n = local[name] = self.graph.add()
+                self.nodes.append(_Node(aid, sys.intern(name)))
+            return n
+
         owners: dict[str, set[int]] = {}
         heads: list[int | None] = []
         for i, party in enumerate(analysis.parties):
-            n = self._node(aid, party.name)
+            n = node(party.name)
             heads.append(n)
             if n is None:
                 continue
-            node = self.nodes[n]
-            node.primary = True
-            node.types.add(party.type)
-            if party.role and party.role not in node.roles:
-                node.roles.append(party.role)
+            here = self.nodes[n]
+            here.primary = True
+            here.types = here.types | {party.type}
+            if party.role and party.role not in here.roles:
+                here.roles = (*here.roles, sys.intern(party.role))
             for alias in party.aliases:
                 owners.setdefault(" ".join(alias.split()), set()).add(i)
         primaries = {self.nodes[h].name for h in heads if h is not None}
@@ -116,8 +148,7 @@ class _Resolver:
             if not alias:
                 continue
             if len(claimed_by) > 1 or (
-                alias in primaries
-                and self.local.get((aid, alias)) not in {heads[i] for i in claimed_by}
+                alias in primaries and local.get(alias) not in {heads[i] for i in claimed_by}
             ):
                 self.notes.append(
                     f"article {aid}: alias {alias!r} is claimed by several parties; not merged"
@@ -125,25 +156,26 @@ class _Resolver:
                 continue
             (i,) = claimed_by
             head = heads[i]
-            a = self._node(aid, alias)
+            a = node(alias)
             if head is None or a is None:
                 continue
-            self.nodes[a].types.update(self.nodes[head].types)
-            self.graph.union(
-                head,
-                a,
-                "alias",
-                "rules",
-                f"{alias!r} is listed as an alias of {self.nodes[head].name!r} in the same article",
-            )
+            self.nodes[a].types = self.nodes[a].types | self.nodes[head].types
+            # The detail is written only if the merge is logged (see _describe).
+            self.graph.union(head, a, "alias", "rules", None)
         for position in analysis.positions:
-            self._node(aid, position.party)
+            node(position.party)
+        self.by_article[aid] = range(first, len(self.nodes))
+        for n in self.by_article[aid]:
+            here = self.nodes[n]
+            here.types = self._types.setdefault(here.types, here.types)
+            here.roles = self._roles.setdefault(here.roles, here.roles)
+            here.key = self._name_key(here.name, here.person_like)
 
     # -- rules ----------------------------------------------------------------------------
 
     def _pin_of(self, n: int) -> str | None:
         name = self.nodes[n].name
-        for key in (name_key(name).key, name_key(name, person_like=False).key):
+        for key in (self._name_key(name, True).key, self._name_key(name, False).key):
             if key in self.pins:
                 return self.pins[key]
         return None
@@ -152,20 +184,21 @@ class _Resolver:
         node = self.nodes[n]
         if "person" in node.types:
             return None  # "Washington" the person is not the United States
-        return self.metonyms.get(name_key(node.name, person_like=False).key)
+        return self.metonyms.get(self._name_key(node.name, False).key)
 
     def _index_people(self) -> None:
-        self.people_by_key: dict[str, list[int]] = {}
-        self.people_by_last: dict[str, list[int]] = {}
+        # Node ids in arrays, not lists: a list of ints costs 36 bytes an id, an array 8.
+        self.people_by_key: dict[str, array[int]] = {}
+        self.people_by_last: dict[str, array[int]] = {}
         for n, node in enumerate(self.nodes):
             if node.full_person:
-                self.people_by_key.setdefault(node.key.key, []).append(n)
-                self.people_by_last.setdefault(node.key.parts[-1], []).append(n)
+                self.people_by_key.setdefault(node.key.key, array("l")).append(n)
+                self.people_by_last.setdefault(node.key.parts[-1], array("l")).append(n)
 
     def _has_full_person(self, n: int) -> bool:
-        return any(self.nodes[m].full_person for m in self.members[self.graph.find(n)])
+        return self.graph.find(n) in self._full_roots
 
-    def _fits(self, n: int, candidates: list[int], article: str | None) -> dict[int, int]:
+    def _fits(self, n: int, candidates: Sequence[int], article: str | None) -> dict[int, int]:
         """Clusters (root → one candidate node) among ``candidates``, other than ``n``'s own."""
         own = self.graph.find(n)
         out: dict[int, int] = {}
@@ -176,18 +209,30 @@ class _Resolver:
                     out.setdefault(root, c)
         return out
 
+    def _among(self, nodes: Sequence[int], article: str | None) -> Sequence[int]:
+        """``nodes`` (ascending ids) that belong to ``article``; all of them for None.
+
+        An article's nodes are numbered together, so this is a slice, found by bisection:
+        filtering the whole corpus's list for every node of every article is quadratic.
+        """
+        if article is None:
+            return nodes
+        span = self.by_article[article]
+        return nodes[bisect_left(nodes, span.start) : bisect_left(nodes, span.stop)]
+
     def _title_fits(self, n: int, article: str | None) -> dict[int, int]:
         """Clusters whose full name ends ``n``'s name: "US President-elect Donald Trump"."""
         parts = self.nodes[n].key.parts
         candidates = [
             c
             for k in range(2, len(parts))
-            for c in self.people_by_key.get(" ".join(parts[-k:]), [])
+            for c in self._among(self.people_by_key.get(" ".join(parts[-k:]), []), article)
         ]
         return self._fits(n, candidates, article)
 
     def _surname_fits(self, n: int, article: str | None) -> dict[int, int]:
-        return self._fits(n, self.people_by_last.get(self.nodes[n].key.parts[0], []), article)
+        people: Sequence[int] = self.people_by_last.get(self.nodes[n].key.parts[0], ())
+        return self._fits(n, self._among(people, article), article)
 
     def _is_bare(self, n: int) -> bool:
         node = self.nodes[n]
@@ -200,7 +245,6 @@ class _Resolver:
         # Pins first: every later union that would join two different pins is refused.
         for n, canonical in pinned.items():
             graph.pin(n, canonical)
-        free = [n for n in range(len(nodes)) if n not in pinned]
 
         # 2. Within one article: equal names, then titles, then surnames, each only when
         # exactly one person in that article fits.
@@ -221,27 +265,27 @@ class _Resolver:
         # 3–5. One key per node: user pin, country, or the normalised name. A bare surname
         # ("Smith", "Mr Smith") never joins by name across articles: if its article tied it
         # to a full name it is settled, otherwise it waits for step 6.
-        self.members = {}
-        for n in range(len(nodes)):
-            self.members.setdefault(graph.find(n), []).append(n)
+        self._full_roots = {graph.find(n) for n, node in enumerate(nodes) if node.full_person}
         deferred: list[int] = []
-        groups: dict[tuple[str, str], list[int]] = {}
+        groups: dict[tuple[str, str], array[int]] = {}
         for n in range(len(nodes)):
             if n in pinned:
-                groups.setdefault(("user", pinned[n]), []).append(n)
+                groups.setdefault(("user", pinned[n]), array("l")).append(n)
             elif (country := self._country_of(n)) is not None:
-                groups.setdefault(("country", country), []).append(n)
+                groups.setdefault(("country", country), array("l")).append(n)
             elif self._is_bare(n) and nodes[n].key.key in self.people_by_last:
                 if not self._has_full_person(n):
                     deferred.append(n)
             else:
-                groups.setdefault(("name", nodes[n].key.key), []).append(n)
-        for (kind, label), group in groups.items():
-            self._join_group(kind, label, group)
+                groups.setdefault(("name", nodes[n].key.key), array("l")).append(n)
+        for (kind, label), ids in groups.items():
+            self._join_group(kind, label, ids)
+        del groups
+        self._full_roots = set()
 
         # 6. Across articles: titles, then bare surnames, when the corpus has one candidate.
-        for n in free:
-            if nodes[n].person_like and len(nodes[n].key.parts) >= 3:
+        for n in range(len(nodes)):
+            if n not in pinned and nodes[n].person_like and len(nodes[n].key.parts) >= 3:
                 self._join_unique(n, self._title_fits(n, None), "title", "the corpus")
         by_surname: dict[str, list[int]] = {}
         for n in deferred:
@@ -264,9 +308,10 @@ class _Resolver:
         forced: dict[int, str] = {}
         if llm_merge is not None:
             heads: dict[str, int] = {}
-            for members in graph.clusters():
-                heads.setdefault(self._name(members, None), members[0])
+            for cluster in graph.clusters():
+                heads.setdefault(self._name(cluster, None), cluster[0])
             apply_model_merges(graph, heads, forced, llm_merge, "party", self.notes)
+        del self.people_by_key, self.people_by_last
         return self._result(forced)
 
     def _join_unique(self, n: int, fits: dict[int, int], rule: str, scope: str) -> None:
@@ -290,7 +335,7 @@ class _Resolver:
             f"such person in {scope}",
         )
 
-    def _join_group(self, kind: str, label: str, members: list[int]) -> None:
+    def _join_group(self, kind: str, label: str, members: Sequence[int]) -> None:
         if len(members) < 2:
             return
         anchor = self._anchor(members, label if kind != "name" else None)
@@ -316,12 +361,14 @@ class _Resolver:
                 stage = stage_rule(a.name, b.name, person_like=a.person_like and b.person_like)
                 rule, source = stage or "case", "rules"
                 if stage == "exact":
-                    detail = f"the same name in articles {a.article} and {b.article}"
+                    # Never shown: explain() lets a node inherit its same-named neighbour's
+                    # reason, and one string per such edge is megabytes on a large corpus.
+                    detail = None
                 else:
                     detail = f"{b.name!r} and {a.name!r} are {_STAGE_DETAIL.get(rule, rule)}"
             self.graph.union(anchor, n, rule, source, detail)
 
-    def _anchor(self, members: list[int], canonical: str | None) -> int:
+    def _anchor(self, members: Sequence[int], canonical: str | None) -> int:
         """The node a set is explained from: the one written as the canonical name, if any."""
         if canonical is not None:
             for n in members:
@@ -329,13 +376,13 @@ class _Resolver:
                     return n
             want = name_key(canonical, person_like=False).key
             for n in members:
-                if name_key(self.nodes[n].name, person_like=False).key == want:
+                if self._name_key(self.nodes[n].name, False).key == want:
                     return n
         return members[0]
 
     # -- naming and output ----------------------------------------------------------------
 
-    def _name(self, members: list[int], forced: str | None) -> str:
+    def _name(self, members: Sequence[int], forced: str | None) -> str:
         graph, nodes = self.graph, self.nodes
         pinned = graph.pinned(members[0])
         if pinned is not None:
@@ -351,7 +398,7 @@ class _Resolver:
         primary = {nodes[n].name for n in members if nodes[n].primary}
 
         def rank(name: str) -> tuple[bool, bool, bool, int, bool, int, str]:
-            key = name_key(name)
+            key = self._name_key(name, True)
             return (
                 name not in primary,  # a party's own name over an alias or a position string
                 len(key.parts) < 2,  # a full name over a bare surname
@@ -367,19 +414,21 @@ class _Resolver:
 
     def _result(self, forced: dict[int, str]) -> PartyResolution:
         graph, nodes = self.graph, self.nodes
-        canonical: dict[tuple[str, str], str] = {}
+        canon: list[str] = [""] * len(nodes)
         entries: list[PartyEntry] = []
         merges: list[MergeRecord] = []
         for members in graph.clusters():
             root_forced = forced.get(graph.find(members[0]))
             name = self._name(members, root_forced)
             root = self._anchor(members, name)
-            reasons = graph.explain(members, root, lambda a, b: nodes[a].name == nodes[b].name)
+            reasons = graph.explain(
+                members, root, lambda a, b: nodes[a].name == nodes[b].name, self._describe
+            )
             # One record per name and rule; the articles say where it was written so.
             logged: dict[tuple[str, str, str], tuple[Reason, set[str]]] = {}
             for n in members:
                 node = nodes[n]
-                canonical[(node.article, node.name)] = name
+                canon[n] = name
                 if node.name == name:
                     continue
                 reason = reasons.get(n) or self._naming_reason(n, name, root_forced)
@@ -402,7 +451,22 @@ class _Resolver:
                 )
             entries.append(self._entry(name, members))
         entries.sort(key=lambda e: fold(e.name))
-        return PartyResolution(canonical, entries, merges, self.notes)
+        return PartyResolution(
+            spans=self.by_article,
+            names=[node.name for node in nodes],
+            canon=canon,
+            primary=bytearray(node.primary for node in nodes),
+            entries=entries,
+            merges=merges,
+            notes=self.notes,
+        )
+
+    def _describe(self, edge: Edge) -> str:
+        """The detail of a merge whose text was left unwritten when it was made."""
+        if edge.rule == "alias":
+            alias, head = self.nodes[edge.b].name, self.nodes[edge.a].name
+            return f"{alias!r} is listed as an alias of {head!r} in the same article"
+        return "the same name"
 
     def _naming_reason(self, n: int, name: str, forced: str | None) -> Reason | None:
         node = self.nodes[n]
@@ -419,7 +483,7 @@ class _Resolver:
             return Reason(rule, "rules", f"{node.name!r} and {name!r} are {_STAGE_DETAIL[rule]}")
         return None
 
-    def _entry(self, name: str, members: list[int]) -> PartyEntry:
+    def _entry(self, name: str, members: Sequence[int]) -> PartyEntry:
         nodes = self.nodes
         types: Counter[PartyType] = Counter(t for n in members for t in nodes[n].types)
         if any(self._country_of(n) == name for n in members):
@@ -442,7 +506,7 @@ class _Resolver:
 
 
 def canonicalise_parties(
-    analyses: Sequence[ArticleAnalysis],
+    analyses: Iterable[ArticleAnalysis],
     *,
     pins: Mapping[str, str] | None = None,
     metonyms: Mapping[str, str] | None = None,
@@ -451,8 +515,8 @@ def canonicalise_parties(
     """Merge party names across a corpus (rules, then optionally one model call).
 
     Args:
-        analyses: The per-article results; party names, their aliases and every
-            position's party are read.
+        analyses: The per-article results (unique ids); party names, their aliases and
+            every position's party are read.
         pins: Normalised name → canonical, from the user's alias file; these win.
         metonyms: Normalised name → country (see :func:`stance.compare.names.load_metonyms`).
         llm_merge: Optional hook, called once with the distinct names left after the rules.
@@ -461,5 +525,7 @@ def canonicalise_parties(
         (article id, name as written) → canonical name, entries with their variants, merge
         records explaining every name shown under another, and notes on merges refused.
     """
-    resolver = _Resolver(analyses, pins or {}, metonyms or {})
+    resolver = PartyResolver(pins or {}, metonyms or {})
+    for analysis in analyses:
+        resolver.read(analysis)
     return resolver.run(llm_merge)

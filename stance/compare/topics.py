@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz, process
@@ -93,8 +93,26 @@ class _Group:
     proper: frozenset[str]
 
 
+class TopicTally:
+    """Topics as written, counted as positions are read: the input of :func:`resolve_topics`."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.index: dict[str, int] = {}
+        self.articles: dict[int, dict[str, None]] = {}  # ordered sets: list lookups are quadratic
+        self.counts: Counter[int] = Counter()
+
+    def add(self, article: str, topic: str) -> None:
+        n = self.index.get(topic)
+        if n is None:
+            n = self.index[topic] = len(self.names)
+            self.names.append(topic)
+        self.counts[n] += 1
+        self.articles.setdefault(n, {})[article] = None
+
+
 def canonicalise_topics(
-    occurrences: Sequence[tuple[str, str]],
+    occurrences: Iterable[tuple[str, str]],
     *,
     pins: Mapping[str, str] | None = None,
     threshold: float = DEFAULT_THRESHOLD,
@@ -113,19 +131,22 @@ def canonicalise_topics(
         The mapping from each topic as written to its canonical topic, entries with variants,
         and one merge record per topic shown under another name.
     """
-    pins = dict(pins or {})
-    names: list[str] = []
-    index: dict[str, int] = {}
-    articles: dict[int, list[str]] = {}
-    counts: Counter[int] = Counter()
+    tally = TopicTally()
     for aid, raw in occurrences:
-        if raw not in index:
-            index[raw] = len(names)
-            names.append(raw)
-        n = index[raw]
-        counts[n] += 1
-        if aid not in articles.setdefault(n, []):
-            articles[n].append(aid)
+        tally.add(aid, raw)
+    return resolve_topics(tally, pins=pins, threshold=threshold, llm_merge=llm_merge)
+
+
+def resolve_topics(
+    tally: TopicTally,
+    *,
+    pins: Mapping[str, str] | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+    llm_merge: LlmMerge | None = None,
+) -> TopicResolution:
+    """:func:`canonicalise_topics` over topics already counted."""
+    pins = dict(pins or {})
+    names, articles, counts = tally.names, tally.articles, tally.counts
 
     graph = MergeGraph(len(names))
     keys = [topic_key(t) for t in names]
@@ -248,7 +269,7 @@ def canonicalise_topics(
 
 def _name(
     graph: MergeGraph,
-    members: list[int],
+    members: Sequence[int],
     names: list[str],
     counts: Counter[int],
     forced: str | None,

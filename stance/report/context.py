@@ -3,19 +3,32 @@
 Templates get these objects, never pre-rendered HTML; escaping is the template engine's job.
 Anchors are generated here (``a-3``, ``c-12``), never derived from article text, so ids and
 links are always safe and unique.
+
+The comparison may be the pydantic :class:`~stance.compare.Comparison` or the compact
+:class:`~stance.compare.LightComparison` (same attribute names). Articles are turned into
+views one at a time while a template renders, so a run folder's reports never hold every
+analysis at once. A corpus larger than :attr:`ReportLimits.articles` gets a lighter report:
+the first articles in full, the rest one line each (their details stay in ``<id>.json``), and
+long evidence lists cut with a "+N more" note (everything stays in ``comparison.json``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import urlsplit
+from itertools import islice
+from typing import Any, TypeVar
+from urllib.parse import quote, urlsplit
 
 from .._version import __version__
 from ..compare.evidence import parse_date
-from ..compare.models import Comparison, EvidenceRef, MatrixCell
+from ..compare.light import LightArticle, LightCell, LightComparison, LightRef
+from ..compare.models import ArticleInfo, Comparison, EvidenceRef, MatrixCell
+from ..loaders import RESERVED_IDS
 from ..schema import STANCES, ArticleAnalysis, Evidence, Position, Stance
+
+T = TypeVar("T")
+AnyComparison = Comparison | LightComparison
 
 STANCE_LETTER: dict[str, str] = {"support": "S", "oppose": "O", "mixed": "M", "neutral": "N"}
 STANCE_SYMBOL: dict[str, str] = {"support": "+", "oppose": "−", "mixed": "±", "neutral": "○"}
@@ -72,8 +85,54 @@ class ArticleView:
 
 
 @dataclass(frozen=True)
+class ArticleLine:
+    """An article past the report's limit: one line, linking to its ``<id>.json``."""
+
+    id: str
+    title: str | None
+    outlet: str | None
+    date: str | None
+    n_positions: int
+    anchor: str
+    file: str  # file name of its analysis in the run folder, URL-quoted for a link
+
+
+@dataclass(frozen=True)
+class ReportLimits:
+    """When a report is lightened for a large corpus, and how much it then shows.
+
+    Attributes:
+        articles: Corpora with more articles than this get the lighter report, which shows
+            this many in full.
+        evidence: Quotes shown per matrix cell or finding, and article ids per voice gap
+            or merge, in the lighter report.
+        rows: Shifts listed in the lighter report.
+    """
+
+    articles: int = 500
+    evidence: int = 20
+    rows: int = 500
+
+
+@dataclass(frozen=True)
+class Caps:
+    """The limits a template applies: all ``None`` when the corpus is within the limits."""
+
+    articles: int | None = None
+    evidence: int | None = None
+    rows: int | None = None
+
+
+def capped(items: Sequence[T], limit: int | None) -> tuple[Sequence[T], int]:
+    """The first ``limit`` items and how many were left out (all, 0 for no limit)."""
+    if limit is None or len(items) <= limit:
+        return items, 0
+    return items[:limit], len(items) - limit
+
+
+@dataclass(frozen=True)
 class CellView:
-    cell: MatrixCell
+    cell: MatrixCell | LightCell
     anchor: str
     letter: str
     symbol: str
@@ -86,12 +145,93 @@ class GridRow:
     cells: list[CellView | None]
 
 
+class ArticleViews:
+    """The articles shown in full, made into views one at a time as a template iterates.
+
+    Iterating reads at most ``limit`` analyses from the source, so a source that loads them
+    from disk on demand is never held whole. ``len()`` is the number shown in full.
+    """
+
+    def __init__(
+        self,
+        analyses: Iterable[ArticleAnalysis],
+        limit: int,
+        anchors: Mapping[str, str],
+        comparison: AnyComparison,
+        cell_anchor: Mapping[tuple[str, str], str],
+    ) -> None:
+        self._analyses = analyses
+        self._limit = limit
+        self._anchors = anchors
+        self._comparison = comparison
+        self._cell_anchor = cell_anchor
+        self._names: tuple[dict[tuple[str, str], str], dict[tuple[str, str], str]] | None = None
+
+    def __len__(self) -> int:
+        return self._limit
+
+    def _canonical(self) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], str]]:
+        """(article, name as written) → canonical party, and the same for topics.
+
+        Only for the articles shown in full: the map for a whole large corpus is big.
+        """
+        if self._names is None:
+            shown = {a.id for a in self._comparison.articles[: self._limit]}
+            party_of: dict[tuple[str, str], str] = {}
+            for entry in self._comparison.parties:
+                for variant in entry.variants:
+                    for aid in variant.articles:
+                        if aid in shown:
+                            party_of[(aid, variant.name)] = entry.name
+            topic_of: dict[tuple[str, str], str] = {}
+            for t in self._comparison.topics:
+                for variant in t.variants:
+                    for aid in variant.articles:
+                        if aid in shown:
+                            topic_of[(aid, variant.name)] = t.name
+            self._names = party_of, topic_of
+        return self._names
+
+    def __iter__(self) -> Iterator[ArticleView]:
+        party_of, topic_of = self._canonical()
+        used: set[str] = set()
+        for i, a in enumerate(islice(self._analyses, self._limit)):  # not one read more
+            aid = a.article.id
+            anchor = self._anchors.get(aid)
+            if anchor is None or anchor in used:  # a duplicate id: its own anchor
+                anchor = f"a-{len(self._anchors) + i + 1}"
+            used.add(anchor)
+            rows: list[PositionRow] = []
+            for p in a.positions:
+                party = party_of.get((aid, " ".join(p.party.split())))
+                topic = topic_of.get((aid, p.topic))
+                cell = self._cell_anchor.get((party, topic)) if party and topic else None
+                rows.append(
+                    PositionRow(
+                        position=p,
+                        canonical_party=party if party != p.party else None,
+                        canonical_topic=topic if topic != p.topic else None,
+                        cell_anchor=cell,
+                        quotes=list(p.evidence),
+                    )
+                )
+            yield ArticleView(
+                analysis=a,
+                anchor=anchor,
+                url=safe_url(a.article.url),
+                date=a.article.published or None,
+                rows=rows,
+            )
+
+
 @dataclass
 class ReportContext:
     version: str
     run: RunSummary
-    comparison: Comparison
-    articles: list[ArticleView]
+    comparison: AnyComparison
+    articles: ArticleViews
+    more_articles: list[ArticleLine]  # past the limit: one line each
+    caps: Caps
     topics: list[str]
     grid: list[GridRow]
     cells: list[CellView]
@@ -178,16 +318,56 @@ def _failures(manifest: Mapping[str, Any]) -> list[Failure]:
     return out
 
 
-def _tooltip(cell: MatrixCell) -> str:
+def _tooltip(cell: MatrixCell | LightCell) -> str:
     detail = ", ".join(f"{cell.counts.get(s, 0)} {s}" for s in STANCES if cell.counts.get(s, 0))
     noun = "position" if cell.n == 1 else "positions"
     return f"{cell.party} on {cell.topic}: {cell.stance} ({cell.n} {noun}: {detail})"
 
 
+def article_file(article_id: str) -> str:
+    """The file name of an article's analysis in a run folder.
+
+    The rule :func:`stance.runfolder.article_path` writes by (that module sits above this one).
+    """
+    stem = article_id if article_id not in RESERVED_IDS else f"{article_id}-article"
+    return f"{stem}.json"
+
+
+def _stats(
+    analyses: Iterable[ArticleAnalysis], comparison: AnyComparison
+) -> tuple[int, int, int, list[str]]:
+    """Articles, positions, positions with grounded evidence, and models, over every article."""
+    if isinstance(comparison, LightComparison):
+        s = comparison.stats  # counted while the comparison read them: no second pass
+        return s.n_articles, s.n_positions, s.n_grounded, sorted(s.models)
+    n_articles = n_positions = n_grounded = 0
+    models: set[str] = set()
+    for a in analyses:
+        n_articles += 1
+        n_positions += len(a.positions)
+        n_grounded += sum(1 for p in a.positions if p.grounded)
+        models.add(a.provenance.model)
+    return n_articles, n_positions, n_grounded, sorted(models)
+
+
 def build_context(
-    analyses: Sequence[ArticleAnalysis], comparison: Comparison, manifest: Mapping[str, Any]
+    analyses: Iterable[ArticleAnalysis],
+    comparison: AnyComparison,
+    manifest: Mapping[str, Any],
+    *,
+    limits: ReportLimits | None = None,
 ) -> ReportContext:
-    """Assemble everything the report templates need."""
+    """Assemble everything the report templates need.
+
+    Args:
+        analyses: The articles, in the comparison's order: a list, or an object that reads
+            them anew each time it is iterated (templates iterate it once each).
+        comparison: Their comparison, pydantic or compact.
+        manifest: The run manifest.
+        limits: When a report is lightened for a large corpus; default :class:`ReportLimits`.
+    """
+    limits = limits or ReportLimits()
+    matrix: Sequence[MatrixCell | LightCell] = comparison.matrix
     cells = [
         CellView(
             cell=c,
@@ -196,63 +376,48 @@ def build_context(
             symbol=STANCE_SYMBOL[c.stance],
             tooltip=_tooltip(c),
         )
-        for i, c in enumerate(comparison.matrix)
+        for i, c in enumerate(matrix)
     ]
     by_key = {(v.cell.party, v.cell.topic): v for v in cells}
-    topics = [t.name for t in comparison.topics if any(v.cell.topic == t.name for v in cells)]
+    used_topics = {v.cell.topic for v in cells}
+    topics = [t.name for t in comparison.topics if t.name in used_topics]
     parties: list[str] = []
     for v in cells:
         if v.cell.party not in parties:
             parties.append(v.cell.party)
     grid = [GridRow(p, [by_key.get((p, t)) for t in topics]) for p in parties]
 
-    party_of: dict[tuple[str, str], str] = {}
-    for entry in comparison.parties:
-        for variant in entry.variants:
-            for aid in variant.articles:
-                party_of[(aid, variant.name)] = entry.name
-    topic_of: dict[tuple[str, str], str] = {}
-    for t in comparison.topics:
-        for variant in t.variants:
-            for aid in variant.articles:
-                topic_of[(aid, variant.name)] = t.name
-
-    anchors = {a.article.id: f"a-{i + 1}" for i, a in enumerate(analyses)}
-    views: list[ArticleView] = []
-    for a in analyses:
-        aid = a.article.id
-        rows: list[PositionRow] = []
-        for p in a.positions:
-            party = party_of.get((aid, " ".join(p.party.split())))
-            topic = topic_of.get((aid, p.topic))
-            cell = by_key.get((party, topic)) if party and topic else None
-            rows.append(
-                PositionRow(
-                    position=p,
-                    canonical_party=party if party != p.party else None,
-                    canonical_topic=topic if topic != p.topic else None,
-                    cell_anchor=cell.anchor if cell else None,
-                    quotes=list(p.evidence),
-                )
-            )
-        views.append(
-            ArticleView(
-                analysis=a,
-                anchor=anchors[aid],
-                url=safe_url(a.article.url),
-                date=a.article.published or None,
-                rows=rows,
-            )
+    n_articles, n_positions, n_grounded, models = _stats(analyses, comparison)
+    compared: Sequence[ArticleInfo | LightArticle] = comparison.articles
+    anchors = {a.id: f"a-{i + 1}" for i, a in enumerate(compared)}
+    large = n_articles > limits.articles
+    caps = Caps(limits.articles, limits.evidence, limits.rows) if large else Caps()
+    shown = limits.articles if large else n_articles
+    more = [
+        ArticleLine(
+            id=a.id,
+            title=a.title,
+            outlet=a.outlet,
+            date=a.date or None,
+            n_positions=a.n_positions,
+            anchor=anchors[a.id],
+            file=quote(article_file(a.id)),
         )
+        for a in compared[shown:]
+    ]
+    views = ArticleViews(
+        analyses,
+        min(shown, n_articles),
+        anchors,
+        comparison,
+        {key: v.anchor for key, v in by_key.items()},
+    )
 
-    models = sorted({a.provenance.model for a in analyses})
     model = _scalar(manifest.get("model")) or (", ".join(models) if models else "unknown")
-    n_positions = sum(len(a.positions) for a in analyses)
-    n_grounded = sum(1 for a in analyses for p in a.positions if p.grounded)
     run = RunSummary(
         model=model,
         facts=_facts(manifest),
-        n_articles=len(analyses),
+        n_articles=n_articles,
         n_positions=n_positions,
         n_grounded=n_grounded,
         n_parties=len(comparison.parties),
@@ -264,6 +429,8 @@ def build_context(
         run=run,
         comparison=comparison,
         articles=views,
+        more_articles=more,
+        caps=caps,
         topics=topics,
         grid=grid,
         cells=cells,
@@ -271,7 +438,7 @@ def build_context(
     )
 
 
-def when_where(ref: EvidenceRef) -> str:
+def when_where(ref: EvidenceRef | LightRef) -> str:
     """'The Meridian Post, 2024-12-27' with placeholders for what is unknown."""
     date = parse_date(ref.date) or ref.date or "undated"
     return f"{ref.outlet or 'unknown outlet'}, {date}"

@@ -5,6 +5,9 @@ typo in a template fails loudly) so user-supplied templates cannot reach Python 
 The HTML environment autoescapes everything; article- and model-derived text only ever
 reaches the page as escaped text. The page also carries a Content-Security-Policy that lets
 exactly one script run, the report's own (by hash), as a second line of defence.
+
+Templates are rendered with ``generate()``: the ``stream_*`` functions hand the output over
+piece by piece, so a large report is written to its file without ever being one string.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +32,9 @@ from jinja2 import (
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
-from ..compare.models import Comparison
 from ..errors import TemplateError
 from ..schema import ArticleAnalysis
-from .context import build_context, when_where
+from .context import AnyComparison, ReportContext, ReportLimits, build_context, capped, when_where
 
 _MD_SPECIAL = re.compile(r"([\\`*\[\]<>|])")
 
@@ -67,40 +69,38 @@ def environment(*, html: bool, templates_dir: str | Path | None = None) -> Sandb
     )
     env.filters["md"] = md
     env.globals["when_where"] = when_where
+    env.globals["capped"] = capped
     return env
 
 
-def _render(env: SandboxedEnvironment, name: str, context: Mapping[str, Any]) -> str:
+def _stream(env: SandboxedEnvironment, name: str, context: Mapping[str, Any]) -> Iterator[str]:
+    """The rendered template in pieces, as the template produces them (never one big string).
+
+    Raises:
+        TemplateError: The template is missing or fails, whenever that shows up.
+    """
     try:
-        return env.get_template(name).render(**context)
+        yield from env.get_template(name).generate(**context)
     except JinjaTemplateError as exc:
         raise TemplateError(f"report template {name}: {exc}") from exc
 
 
-def render_markdown(
-    analyses: Sequence[ArticleAnalysis],
-    comparison: Comparison,
-    manifest: Mapping[str, Any],
-    *,
-    templates_dir: str | Path | None = None,
-) -> str:
-    """``report.md``: run summary, each article's summary and positions, then the comparison.
-
-    Raises:
-        TemplateError: A template is missing or fails to render.
-    """
-    context = build_context(analyses, comparison, manifest).as_dict()
-    return _render(environment(html=False, templates_dir=templates_dir), "report.md.j2", context)
+def _render(env: SandboxedEnvironment, name: str, context: Mapping[str, Any]) -> str:
+    return "".join(_stream(env, name, context))
 
 
-def render_html(
-    analyses: Sequence[ArticleAnalysis],
-    comparison: Comparison,
-    manifest: Mapping[str, Any],
-    *,
-    templates_dir: str | Path | None = None,
-) -> str:
-    """``report.html``: one self-contained page (inline CSS and script, no network).
+def stream_markdown(
+    context: ReportContext, *, templates_dir: str | Path | None = None
+) -> Iterator[str]:
+    """``report.md`` in pieces, from a context made by :func:`build_context`."""
+    env = environment(html=False, templates_dir=templates_dir)
+    return _stream(env, "report.md.j2", context.as_dict())
+
+
+def stream_html(
+    context: ReportContext, *, templates_dir: str | Path | None = None
+) -> Iterator[str]:
+    """``report.html`` in pieces, from a context made by :func:`build_context`.
 
     Raises:
         TemplateError: A template is missing or fails to render.
@@ -108,9 +108,43 @@ def render_html(
     env = environment(html=True, templates_dir=templates_dir)
     script = _render(env, "report.js", {})
     digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
-    context = build_context(analyses, comparison, manifest).as_dict()
+    values = context.as_dict()
     # The script is our own template file, not data: it is inserted verbatim and allowed to
     # run by its hash; nothing else on the page can.
-    context["script"] = Markup(script)
-    context["script_hash"] = f"sha256-{digest}"
-    return _render(env, "report.html.j2", context)
+    values["script"] = Markup(script)
+    values["script_hash"] = f"sha256-{digest}"
+    return _stream(env, "report.html.j2", values)
+
+
+def render_markdown(
+    analyses: Iterable[ArticleAnalysis],
+    comparison: AnyComparison,
+    manifest: Mapping[str, Any],
+    *,
+    templates_dir: str | Path | None = None,
+    limits: ReportLimits | None = None,
+) -> str:
+    """``report.md``: run summary, each article's summary and positions, then the comparison.
+
+    Raises:
+        TemplateError: A template is missing or fails to render.
+    """
+    context = build_context(analyses, comparison, manifest, limits=limits)
+    return "".join(stream_markdown(context, templates_dir=templates_dir))
+
+
+def render_html(
+    analyses: Iterable[ArticleAnalysis],
+    comparison: AnyComparison,
+    manifest: Mapping[str, Any],
+    *,
+    templates_dir: str | Path | None = None,
+    limits: ReportLimits | None = None,
+) -> str:
+    """``report.html``: one self-contained page (inline CSS and script, no network).
+
+    Raises:
+        TemplateError: A template is missing or fails to render.
+    """
+    context = build_context(analyses, comparison, manifest, limits=limits)
+    return "".join(stream_html(context, templates_dir=templates_dir))
