@@ -11,7 +11,7 @@ from ..backends import resolve_extractor, resolve_model_spec
 from ..errors import ConfigError
 from ..pricing import load_prices
 from ..schema import ArticleFailure
-from .run import echo_failure
+from .run import echo_failure, output_mode_option, prompts_option
 
 
 @click.group()
@@ -38,19 +38,8 @@ def batch() -> None:
     help="Requests file to write (JSONL); the manifest goes beside it.",
 )
 @click.option("-m", "--model", help="Model name the batch engine serves. Default: $STANCE_MODEL.")
-@click.option(
-    "--output-mode",
-    type=click.Choice(["json_schema", "json_object", "prompt"]),
-    default="json_schema",
-    show_default=True,
-    help="How structured output is requested.",
-)
-@click.option(
-    "--prompts",
-    "prompts_dir",
-    type=click.Path(file_okay=False),
-    help="Folder of .j2 templates overriding the shipped ones.",
-)
+@output_mode_option
+@prompts_option
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
 def prepare(
     articles: tuple[str, ...],

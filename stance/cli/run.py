@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from ..analyze import analyze_articles
-from ..backends import resolve_extractor, resolve_model_spec
+from ..backends import OUTPUT_MODES, resolve_extractor, resolve_model_spec
 from ..cache import DEFAULT_CACHE_NAME, ResultCache, is_cacheable
 from ..loaders import iter_articles
 from ..parse import one_line
@@ -19,6 +19,20 @@ from ..progress import RunProgress, count_articles
 from ..ratelimit import RateLimiter, limit_extractor
 from ..runfolder import RunWriter
 from ..schema import ArticleFailure
+
+output_mode_option = click.option(
+    "--output-mode",
+    type=click.Choice(OUTPUT_MODES),
+    default="json_schema",
+    show_default=True,
+    help="How structured output is requested from the server.",
+)
+prompts_option = click.option(
+    "--prompts",
+    "prompts_dir",
+    type=click.Path(file_okay=False),
+    help="Folder of .j2 templates overriding the shipped ones.",
+)
 
 
 def model_options(f: Any) -> Any:
@@ -32,19 +46,8 @@ def model_options(f: Any) -> Any:
             "OPENAI_API_KEY/OPENAI_BASE_URL is set, else baseline.",
         ),
         click.option("--base-url", help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL)."),
-        click.option(
-            "--output-mode",
-            type=click.Choice(["json_schema", "json_object", "prompt"]),
-            default="json_schema",
-            show_default=True,
-            help="How structured output is requested from the server.",
-        ),
-        click.option(
-            "--prompts",
-            "prompts_dir",
-            type=click.Path(file_okay=False),
-            help="Folder of .j2 templates overriding the shipped ones.",
-        ),
+        output_mode_option,
+        prompts_option,
         click.option(
             "-c",
             "--concurrency",
