@@ -12,6 +12,7 @@ import logging
 import queue
 import threading
 from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from .cache import DEFAULT_CACHE_NAME, ResultCache, cache_key, is_cacheable, ope
 from .errors import InputError, ModelError, StanceError
 from .grounding import ground, normalise, screen_extraction
 from .loaders import Article, iter_articles, load_file, make_article
-from .prepare import prepare
+from .prepare import PreparedArticle, prepare
 from .schema import (
     ArticleAnalysis,
     ArticleFailure,
@@ -177,14 +178,24 @@ def failure_from(article: Article, exc: BaseException) -> ArticleFailure:
     )
 
 
-async def _analyze(
+@dataclass
+class _Job:
+    """An article on its way through the pipeline: the cache key and the prepared text."""
+
+    article: Article
+    key: str | None
+    doc: PreparedArticle
+
+
+def _plan(
     article: Article,
     extractor: Extractor,
     *,
     strict_grounding: bool,
     chunk_tokens: int | None,
     cache: ResultCache | None,
-) -> tuple[ArticleAnalysis, ExtractResult]:
+) -> _Job | tuple[ArticleAnalysis, ExtractResult]:
+    """Before the model: a cached answer re-grounded, or the prepared article to send."""
     if chunk_tokens is None:
         # an engine with a small context (the local one) says how much it can take
         chunk_tokens = int(getattr(extractor, "chunk_tokens", DEFAULT_CHUNK_TOKENS))
@@ -197,11 +208,51 @@ async def _analyze(
             analysis.provenance.cached = True
             return analysis, hit
     doc = prepare(article, counter_for(extractor.model), chunk_tokens=chunk_tokens)
-    result = await extractor.extract(doc)
-    analysis = build_analysis(article, result, extractor, strict_grounding=strict_grounding)
-    if key is not None and cache is not None:
-        cache.put(key, article, extractor.model, result)
+    return _Job(article, key, doc)
+
+
+def _finish(
+    job: _Job,
+    result: ExtractResult,
+    extractor: Extractor,
+    *,
+    strict_grounding: bool,
+    cache: ResultCache | None,
+) -> ArticleAnalysis:
+    """After the model: validate and ground, then store the answer."""
+    analysis = build_analysis(job.article, result, extractor, strict_grounding=strict_grounding)
+    if job.key is not None and cache is not None:
+        cache.put(job.key, job.article, extractor.model, result)
+    return analysis
+
+
+async def _analyze(
+    article: Article,
+    extractor: Extractor,
+    *,
+    strict_grounding: bool,
+    chunk_tokens: int | None,
+    cache: ResultCache | None,
+) -> tuple[ArticleAnalysis, ExtractResult]:
+    planned = _plan(
+        article,
+        extractor,
+        strict_grounding=strict_grounding,
+        chunk_tokens=chunk_tokens,
+        cache=cache,
+    )
+    if not isinstance(planned, _Job):
+        return planned
+    result = await extractor.extract(planned.doc)
+    analysis = _finish(planned, result, extractor, strict_grounding=strict_grounding, cache=cache)
     return analysis, result
+
+
+def _failure(article: Article, exc: BaseException) -> ArticleFailure:
+    if not isinstance(exc, StanceError):
+        # a bug must cost one article, not the run; keep the evidence
+        log.error("unexpected error on article %s", article.id, exc_info=exc)
+    return failure_from(article, exc)
 
 
 async def analyze_one(
@@ -226,11 +277,16 @@ async def analyze_one(
             chunk_tokens=chunk_tokens,
             cache=cache,
         )
-    except StanceError as exc:
-        return failure_from(article, exc), None
-    except Exception as exc:  # a bug must cost one article, not the run; keep the evidence
-        log.exception("unexpected error on article %s", article.id)
-        return failure_from(article, exc), None
+    except Exception as exc:
+        return _failure(article, exc), None
+
+
+Result = tuple[Article | None, Outcome, ExtractResult | None]
+
+
+def _first_error(group: BaseExceptionGroup) -> BaseException:
+    first = group.exceptions[0]
+    return _first_error(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 async def analyze_articles(
@@ -241,49 +297,98 @@ async def analyze_articles(
     strict_grounding: bool = False,
     chunk_tokens: int | None = None,
     cache: ResultCache | None = None,
-) -> AsyncIterator[tuple[Article | None, Outcome, ExtractResult | None]]:
-    """Analyse a stream of articles with at most ``concurrency`` in flight.
+) -> AsyncIterator[Result]:
+    """Analyse a stream of articles with at most ``concurrency`` model calls in flight.
 
     Results are yielded as they complete (not in input order). The input is pulled lazily
-    and at most ``2 × concurrency`` results wait in memory, so memory stays flat however
-    long the stream is. Load failures in the input are passed through unchanged. See
-    :func:`analyze_one` for ``cache``.
+    and only a few articles per slot wait in memory, so memory stays flat however long the
+    stream is. Load failures in the input are passed through unchanged. See
+    :func:`analyze_one` for ``cache``; every per-article error becomes a failure record.
+
+    The work is split into stages so that a model slot that comes free is refilled at once:
+    a feeder prepares the next articles (and answers cache hits) ahead of time, the slots
+    only send requests, and validation, grounding, the cache write and the caller's own
+    handling of each result run behind them, one article per event-loop turn, so that
+    they never hold back a burst of answers that all arrived together.
     """
     if concurrency < 1:
         raise StanceError("concurrency must be at least 1")
     source = iter(articles)
-    out: asyncio.Queue[tuple[Article | None, Outcome, ExtractResult | None] | None] = asyncio.Queue(
-        maxsize=2 * concurrency
+    opts: dict[str, Any] = {"strict_grounding": strict_grounding, "cache": cache}
+    out: asyncio.Queue[Result | None] = asyncio.Queue(maxsize=2 * concurrency)
+    ready: asyncio.Queue[_Job | None] = asyncio.Queue(maxsize=concurrency)
+    answered: asyncio.Queue[tuple[_Job, ExtractResult | BaseException] | None] = asyncio.Queue(
+        maxsize=concurrency
     )
 
-    async def worker() -> None:
+    async def feed() -> None:
         for item in source:  # one event loop thread: next() is never called concurrently
             if isinstance(item, ArticleFailure):
                 await out.put((None, item, None))
                 continue
-            outcome, result = await analyze_one(
-                item,
-                extractor,
-                strict_grounding=strict_grounding,
-                chunk_tokens=chunk_tokens,
-                cache=cache,
-            )
-            await out.put((item, outcome, result))
+            try:
+                planned = _plan(item, extractor, chunk_tokens=chunk_tokens, **opts)
+            except Exception as exc:
+                await out.put((item, _failure(item, exc), None))
+                continue
+            if isinstance(planned, _Job):
+                await ready.put(planned)
+            else:
+                await out.put((item, *planned))
+            await asyncio.sleep(0)  # let answers that arrived meanwhile go first
+        for _ in range(concurrency):
+            await ready.put(None)
 
-    async def run_workers() -> None:
+    async def slot() -> None:
+        while (job := await ready.get()) is not None:
+            try:
+                got: ExtractResult | BaseException = await extractor.extract(job.doc)
+            except Exception as exc:
+                got = exc
+            await answered.put((job, got))
+
+    async def check() -> None:
+        while (item := await answered.get()) is not None:
+            job, got = item
+            if isinstance(got, BaseException):
+                await out.put((job.article, _failure(job.article, got), None))
+            else:
+                try:
+                    analysis = _finish(job, got, extractor, **opts)
+                except Exception as exc:
+                    await out.put((job.article, _failure(job.article, exc), None))
+                else:
+                    await out.put((job.article, analysis, got))
+            await asyncio.sleep(0)
+
+    async def produce() -> None:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(feed())
+            for _ in range(concurrency):
+                tg.create_task(slot())
+        await answered.put(None)
+
+    async def run_stages() -> None:
+        # On cancellation nobody reads ``out`` any more, so the end mark is only sent when
+        # the stages finish or one of them crashes.
         try:
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
-        finally:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(produce())
+                tg.create_task(check())
+        except BaseExceptionGroup as group:  # a stage crashed: raise what crashed it
             await out.put(None)
+            raise _first_error(group) from None
+        await out.put(None)
 
-    runner = asyncio.create_task(run_workers())
+    runner = asyncio.create_task(run_stages())
     try:
         while True:
             got = await out.get()
             if got is None:
                 break
             yield got
-        await runner  # re-raise a worker crash (e.g. the input iterator failed)
+            await asyncio.sleep(0)  # the caller's handling of one result per turn, too
+        await runner  # re-raise a stage crash (e.g. the input iterator failed)
     finally:
         if not runner.done():
             runner.cancel()
