@@ -11,8 +11,10 @@ What is measured, and how:
     (the one-off report step after that is timed separately). One warm-up wave runs first
     (imports, tokenizer load, connections), and the server precomputes its answers
     (``--prime``) so that its latency is L and not L plus the baseline's CPU time.
-    (a′) sends the same requests with bare ``OpenAIChatModel.complete`` calls: the
-    ceiling the SDK itself allows on this machine.
+    (a′) sends the same requests with bare ``OpenAIChatModel.complete`` calls from C
+    workers, each sending its next request after handling its answer: what the SDK and
+    the transport cost on this machine. stance beats it because its slots send the next
+    prepared request before any answer is checked (see ``stance.analyze``).
 (b) Client overhead per article at L = 0, C = 1: (client wall time - time the server spent
     answering) / N. The server reports its own handling time (``server_time_s``), so what
     is left is everything the client does — load, prepare, render, the SDK request and
@@ -113,7 +115,7 @@ def run_client(
 def sdk_only_wall(corpus: Path, base_url: str, c: int) -> float:
     """The same requests sent by bare ``OpenAIChatModel.complete`` calls, nothing else.
 
-    A diagnostic ceiling for (a): how close the SDK alone, on this machine, gets to ideal.
+    A reference for (a): how close the SDK alone, in naive workers, gets to ideal here.
     """
     from stance.loaders import Article, iter_articles
     from stance.prepare import prepare
