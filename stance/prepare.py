@@ -19,6 +19,17 @@ _ABBREV = {
     "u.k", "u.n", "e.u", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept",
     "oct", "nov", "dec", "e.g", "i.e", "approx", "est", "fig", "mt", "ft", "rev", "hon",
 }  # fmt: skip
+# Titles that always precede a name: a full stop after them never ends a sentence.
+_TITLES = {"mr", "mrs", "ms", "dr", "prof", "st", "gen", "gov", "sen", "rep"}
+# Dotted initialisms ("U.S.", "U.N.") usually qualify the next word ("U.S. Defense Secretary")
+# but can end a sentence; they end one only before a word that typically opens a sentence.
+_SENTENCE_OPENERS = {
+    "a", "after", "an", "and", "as", "at", "before", "but", "by", "during", "for", "he", "her",
+    "his", "however", "i", "if", "in", "it", "its", "last", "meanwhile", "on", "one", "our",
+    "she", "since", "so", "that", "the", "their", "then", "there", "these", "they", "this",
+    "those", "though", "we", "what", "when", "while", "with", "yet", "you",
+}  # fmt: skip
+_WORD_AHEAD = re.compile(r"\s*([A-Za-z]+)")  # a quote mark after "U.S." opens a sentence
 # A sentence ends at . ! ? (optionally followed by closing quotes/brackets) then whitespace,
 # or at a blank line / newline (headlines and paragraphs).
 _BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)|\n\s*\n|\n")
@@ -58,12 +69,15 @@ def split_sentences(text: str) -> list[Sentence]:
         if m.group(0).startswith("."):
             word = re.search(r"([A-Za-z.]+)\.$", text[start : m.start() + 1])
             # "U.S." / "Mr." / "Jan." : keep going unless the next word starts a sentence
-            if word and word.group(1).lower().rstrip(".") in _ABBREV:
+            abbrev = word.group(1).lower().rstrip(".") if word else ""
+            if abbrev in _ABBREV:
                 nxt = text[end : end + 3].lstrip()
-                if nxt[:1].islower() or nxt[:1].isdigit() or word.group(1).lower() in (
-                    "mr", "mrs", "ms", "dr", "prof", "st", "gen", "gov", "sen", "rep",
-                ):  # fmt: skip
+                if nxt[:1].islower() or nxt[:1].isdigit() or abbrev in _TITLES:
                     continue
+                if "." in abbrev:  # "U.S. Defense Secretary", not "... in the U.S. The ..."
+                    ahead = _WORD_AHEAD.match(text, end)
+                    if ahead and ahead.group(1).lower() not in _SENTENCE_OPENERS:
+                        continue
             # single capital initial: "John F. Kennedy"
             if re.search(r"(?:^|\s)[A-Z]$", text[start : m.start()]):
                 continue
