@@ -50,37 +50,101 @@ _FOLD = str.maketrans(
     }
 )  # fmt: skip
 _SPACE = re.compile(r"\s+")
+# str.translate with a dict looks up every character (~55 ns each: 0.13 ms for a 2,400-char
+# article); a chain of str.replace calls over the few characters present is ~100x faster.
+_FOLD_PAIRS = tuple((chr(k), str(v)) for k, v in _FOLD.items())
+
+
+def fold_marks(s: str) -> str:
+    """``s`` with quote marks, dashes, ellipses and odd spaces folded to plain ASCII ones."""
+    for old, new in _FOLD_PAIRS:
+        if old in s:
+            s = s.replace(old, new)
+    return s
+
+
+_GROWS_OR_VANISHES = ("\u2026", "\u200b")  # the _FOLD entries that are not one char for one
 
 
 class NormalisedText:
-    """A folded copy of a text with a map back to original character offsets."""
+    """A folded copy of a text with a map back to original character offsets.
+
+    Built whenever a quote is not an exact substring, so for most real model output. In the
+    common case folding keeps one character per character and only whitespace runs change
+    length, so the map is a short list of shifts (one per run of two or more whitespace
+    characters) searched with bisect; otherwise a general per-character loop keeps an
+    offset for every character. Both give the same answers.
+    """
 
     def __init__(self, text: str) -> None:
-        chars: list[str] = []
-        index: list[int] = []
-        prev_space = True
-        for i, ch in enumerate(text):
-            folded = ch.translate(_FOLD).casefold()
-            for f in folded:
-                if f.isspace():
-                    if prev_space:
-                        continue
-                    f, prev_space = " ", True
-                else:
-                    prev_space = False
-                chars.append(f)
-                index.append(i)
-        self.text = "".join(chars)
-        self.index = index
         self.original_len = len(text)
+        folded = None
+        if not any(c in text for c in _GROWS_OR_VANISHES):
+            folded = fold_marks(text).casefold()
+            if len(folded) != len(text):  # casefold grew a character ("ß" -> "ss")
+                folded = None
+        self._index: list[int] | None = None
+        if folded is not None:
+            self.text, self._starts, self._shifts = _collapse_spaces(folded)
+        else:
+            self.text, self._index = _fold_per_char(text)
+
+    def original(self, pos: int) -> int:
+        """Offset in the original text of the normalised character at ``pos``."""
+        if self._index is not None:
+            return self._index[pos]
+        return pos + self._shifts[bisect_right(self._starts, pos) - 1]
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Original span for the normalised span [start, end)."""
-        return self.index[start], self.index[end - 1] + 1
+        return self.original(start), self.original(end - 1) + 1
+
+
+def _collapse_spaces(folded: str) -> tuple[str, list[int], list[int]]:
+    """Fold whitespace runs of a one-for-one folded text to one space (none at the start).
+
+    Returns the text and the shift map: from normalised position ``starts[k]`` on, the
+    original offset is the normalised one plus ``shifts[k]``.
+    """
+    parts: list[str] = []
+    starts, shifts = [0], [0]
+    pos = gone = 0
+    for m in _SPACE.finditer(folded):
+        a, b = m.span()
+        parts.append(folded[pos:a])
+        keep = 1 if a > 0 else 0  # leading whitespace vanishes
+        if keep:
+            parts.append(" ")
+        if b - a > keep:
+            gone += b - a - keep
+            starts.append(b - gone)
+            shifts.append(gone)
+        pos = b
+    parts.append(folded[pos:])
+    return "".join(parts), starts, shifts
+
+
+def _fold_per_char(text: str) -> tuple[str, list[int]]:
+    """The general case: fold each character, collapsing whitespace as it goes."""
+    chars: list[str] = []
+    index: list[int] = []
+    prev_space = True
+    for i, ch in enumerate(text):
+        folded = ch.translate(_FOLD).casefold()
+        for f in folded:
+            if f.isspace():
+                if prev_space:
+                    continue
+                f, prev_space = " ", True
+            else:
+                prev_space = False
+            chars.append(f)
+            index.append(i)
+    return "".join(chars), index
 
 
 def normalise(s: str) -> str:
-    return _SPACE.sub(" ", s.translate(_FOLD).casefold()).strip()
+    return _SPACE.sub(" ", fold_marks(s).casefold()).strip()
 
 
 @lru_cache(maxsize=64)
@@ -313,7 +377,7 @@ def screen_extraction(
     lines = _instruction_lines(instructions)
     if not spans and not lines:
         return extraction, warnings
-    # plain normalise(): the offset map of _normalised() costs ~1 ms per article to build
+    # plain normalise(): no offset map is needed here
     text_norm = normalise(text)
     why = "only inside an instruction-like passage (possible prompt injection)"
 

@@ -226,3 +226,33 @@ def test_screen_is_a_no_op_on_clean_articles():
 
 def test_normalise_folds_fullwidth_brackets():
     assert normalise("\uff1c/article\uff1e") == "</article>"
+
+
+# --------------------------------------------------------------------------- offset map
+
+_ALPHABET = [*"ab AB\t\n\r  .,'\"", "\u2019", "\u201c", "\u2014", "\u00a0", "\u2003", "É", "ß"]
+
+
+@pytest.mark.parametrize("extra", ["", "\u2026", "\u200b"])
+def test_offset_map_agrees_with_the_per_character_fold(extra: str) -> None:
+    """The fast path (one char per char) and the general loop give the same text and map."""
+    import random
+
+    from stance.grounding import NormalisedText, _fold_per_char
+
+    rng = random.Random(7)
+    alphabet = [*_ALPHABET, extra] if extra else _ALPHABET
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+        nt = NormalisedText(text)
+        folded, index = _fold_per_char(text)
+        assert nt.text == folded, repr(text)
+        assert [nt.original(i) for i in range(len(folded))] == index, repr(text)
+
+
+def test_normalised_span_crosses_collapsed_whitespace() -> None:
+    text = "  Lead.\n\n  The minister said:   \u201cWe will   not  sign\u201d today."
+    ev = ground('"we will not sign"', text)
+    assert ev.status == "normalised"
+    # the outer quote marks are the model's wrapping; the span is the words themselves
+    assert text[ev.start : ev.end] == "We will   not  sign"
