@@ -11,6 +11,7 @@ from ..backends import resolve_model_spec
 from ..errors import ConfigError, StanceError
 from ..evaluate import check_evalset, evaluate, headline_table
 from ..evaluate import rescore as do_rescore
+from ..parse import one_line
 from .run import failure_line, model_options
 
 
@@ -31,7 +32,8 @@ from .run import failure_line, model_options
 @click.option(
     "--rescore",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Re-score the stored outputs in this REPORT_DIR; no model calls.",
+    help="Re-score the stored outputs (and stored --judge verdicts) in this REPORT_DIR; "
+    "no model calls.",
 )
 @click.option("--check", is_flag=True, help="Only validate EVALSET; exit 1 if it has problems.")
 @model_options
@@ -48,6 +50,20 @@ from .run import failure_line, model_options
     default=0.6,
     show_default=True,
     help="Share of a key fact's content words the summary must contain.",
+)
+@click.option(
+    "--judge",
+    metavar="MODEL",
+    help="Judge key-fact coverage with this LLM instead of the lexical test (a model name for "
+    "an OpenAI-compatible endpoint, or local:PATH.gguf; 'lexical' forces the lexical test). "
+    "It judges the baseline's summaries too, with --output-mode and --prompts (judge.j2); "
+    "verdicts go to REPORT_DIR/raw/judge.json. With --rescore it is called only for summaries "
+    "it has not judged yet.",
+)
+@click.option(
+    "--judge-base-url",
+    metavar="URL",
+    help="Endpoint for --judge (default: $OPENAI_BASE_URL; key: $OPENAI_API_KEY).",
 )
 @click.option(
     "--no-baseline", is_flag=True, help="Do not run the baseline model for the floor row."
@@ -70,6 +86,8 @@ def eval_cmd(
     concurrency: int,
     topic_threshold: float,
     fact_threshold: float,
+    judge: str | None,
+    judge_base_url: str | None,
     no_baseline: bool,
     strict_grounding: bool,
     as_json: bool,
@@ -79,7 +97,8 @@ def eval_cmd(
     \b
     REPORT_DIR gets report.json, report.md, report.html, and raw/ with every
     analysis and raw model output, so --rescore can recompute the metrics later.
-    The baseline model is run too, for the floor row.
+    The baseline model is run too, for the floor row. Key facts are scored
+    lexically unless --judge names an LLM to judge them.
     Exit status: 0 ok (or a valid set with --check), 1 some articles failed
     (or an invalid set with --check), 2 usage error.
 
@@ -88,6 +107,7 @@ def eval_cmd(
       stance eval --check evals
       stance eval evals --model baseline -o report
       stance eval evals --model gpt-4o-mini -o report2 --compare-to report/report.json
+      stance eval evals --model gpt-4o-mini -o report4 --judge gpt-4o
       stance eval evals --rescore report2 -o report3
     """
     try:
@@ -97,9 +117,17 @@ def eval_cmd(
                 click.echo(problem)
             click.echo(result.summary())
             ctx.exit(0 if result.ok else 1)
+        if judge_base_url is not None and judge is None:
+            raise ConfigError("--judge-base-url needs --judge MODEL")
         scoring: dict[str, Any] = {
             "topic_threshold": topic_threshold,
             "fact_threshold": fact_threshold,
+            "judge": judge,
+            "judge_options": {
+                "base_url": judge_base_url,
+                "output_mode": output_mode,
+                "prompts_dir": prompts_dir,
+            },
         }
         if rescore is not None:
             report = do_rescore(
@@ -107,6 +135,7 @@ def eval_cmd(
                 evalset=evalset,
                 output=output or rescore,
                 compare_to=compare_to,
+                concurrency=concurrency,
                 **scoring,
             )
             out = output or rescore
@@ -139,6 +168,14 @@ def eval_cmd(
         click.echo(headline_table(report))
     for f in report.failures:
         click.echo(failure_line(f), err=True)
+    if report.judge is not None:
+        for fb in report.judge.fallbacks:
+            where = one_line(f"{fb.model}/{fb.article}")
+            click.echo(
+                f"stance: judge fell back to lexical: {where}: {one_line(fb.reason)}", err=True
+            )
+    for note in report.notes:
+        click.echo(f"stance: note: {one_line(note)}", err=True)
     if report.regressions:
         click.echo(f"stance: regressions: {', '.join(report.regressions)}", err=True)
     click.echo(f"stance: wrote {out / 'report.json'}, report.md, report.html", err=True)

@@ -2,7 +2,8 @@
 
 A key fact counts as covered when enough of its content words (lowercased, stopwords
 removed, crudely stemmed) appear somewhere in the summary or its key points. The judge
-hook lets a caller swap in a semantic judge (e.g. an LLM) with the same inputs.
+hook lets a caller swap in a semantic judge with the same inputs; :mod:`.judge` builds one
+from an LLM (``stance eval --judge MODEL``).
 """
 
 from __future__ import annotations
@@ -10,8 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-Judge = Callable[[str, list[str]], list[bool]]
-"""``judge(summary_text, key_facts) -> covered flags``, one per fact, in order."""
+Judge = Callable[[str, list[str]], Sequence[bool | None]]
+"""``judge(summary_text, key_facts) -> covered flags``, one per fact, in order.
+
+A flag may be ``None`` ("not scored"), as :func:`lexical_coverage` gives for a fact with no
+content words; a judge that falls back to the lexical test for some summaries passes those
+through."""
 
 DEFAULT_FACT_THRESHOLD = 0.6
 
@@ -81,10 +86,14 @@ def fact_coverage(
     threshold: float = DEFAULT_FACT_THRESHOLD,
     judge: Judge | None = None,
 ) -> list[bool | None]:
-    """Covered flags per fact, from ``judge`` when given, else :func:`lexical_coverage`."""
+    """Covered flags per fact, from ``judge`` when given, else :func:`lexical_coverage`.
+
+    Raises:
+        ValueError: the judge returned a different number of flags than there are facts.
+    """
     if judge is None:
         return lexical_coverage(summary, facts, threshold=threshold)
     flags = judge(summary, list(facts))
     if len(flags) != len(facts):
         raise ValueError(f"judge returned {len(flags)} flags for {len(facts)} facts")
-    return [bool(f) for f in flags]
+    return [None if f is None else bool(f) for f in flags]

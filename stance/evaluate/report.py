@@ -63,9 +63,35 @@ class Delta(BaseModel):
 class ScoringOptions(BaseModel):
     topic_threshold: float
     fact_threshold: float
-    fact_judge: str = Field(description="'lexical' or the name of the judge used.")
+    fact_judge: str = Field(
+        description="'lexical' or the judge used (for an LLM judge: model and prompt hash)."
+    )
     resamples: int
     seed: int
+
+
+class JudgeFallback(BaseModel):
+    """An article whose key facts were scored lexically because the LLM judge gave no verdict."""
+
+    model: str = Field(description="Whose summary: the model's or the baseline's.")
+    article: str
+    reason: str
+
+
+class JudgeInfo(BaseModel):
+    """The LLM key-fact judge of this report (absent when coverage is lexical)."""
+
+    name: str = Field(description="Same as options.fact_judge.")
+    model: str
+    endpoint: str | None = None
+    prompt_hash: str
+    output_mode: str
+    judged: int = Field(description="Summaries (model and baseline) scored by the judge.")
+    fallbacks: list[JudgeFallback] = Field(
+        default_factory=list, description="Summaries scored lexically instead, with the reason."
+    )
+    calls: int = Field(description="Judge calls made for this report (0 when reusing verdicts).")
+    tokens: int = Field(description="Tokens of those calls.")
 
 
 class EvalReport(BaseModel):
@@ -89,6 +115,10 @@ class EvalReport(BaseModel):
     compared_to: str | None = None
     regression_rule: str = REGRESSION_RULE
     deltas: dict[str, Delta] | None = None
+    judge: JudgeInfo | None = None
+    notes: list[str] = Field(
+        default_factory=list, description="Caveats on the comparison with the old report."
+    )
 
     @property
     def regressions(self) -> list[str]:
@@ -102,8 +132,13 @@ def build_report(
     options: ScoringOptions,
     *,
     compare_to: str | Path | None = None,
+    judge: JudgeInfo | None = None,
 ) -> EvalReport:
-    """Assemble the report, with deltas when ``compare_to`` names an old report.json."""
+    """Assemble the report, with deltas when ``compare_to`` names an old report.json.
+
+    Key-fact coverage judged differently (lexical vs an LLM judge, or two LLM judges) is not
+    compared: its delta is left out and ``notes`` says why.
+    """
     report = EvalReport(
         model=scores.model,
         evalset=evalset,
@@ -116,16 +151,31 @@ def build_report(
         confusion=scores.confusion,
         failures=scores.failures,
         baseline_detail=baseline,
+        judge=judge,
     )
     if compare_to is not None:
-        old_metrics, old_ci = read_old_report(compare_to)
+        old = _read_old(compare_to)
+        old_metrics, old_ci = _metrics_and_ci(old)
         report.compared_to = str(compare_to)
         report.deltas = compute_deltas(scores.metrics, old_metrics, old_ci)
+        old_options = old.get("options")
+        old_judge = old_options.get("fact_judge") if isinstance(old_options, dict) else None
+        old_judge = old_judge if isinstance(old_judge, str) else "lexical"
+        if old_judge != options.fact_judge:
+            report.deltas.pop("key_fact_coverage", None)
+            report.notes.append(
+                f"key_fact_coverage not compared: the old report scored key facts with "
+                f"{old_judge}, this one with {options.fact_judge}"
+            )
     return report
 
 
 def read_old_report(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """The ``metrics`` and ``ci95`` of a previous report.json."""
+    return _metrics_and_ci(_read_old(path))
+
+
+def _read_old(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
@@ -135,6 +185,10 @@ def read_old_report(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
         raise InputError(str(p), f"not a JSON report: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("metrics"), dict):
         raise InputError(str(p), "not a stance eval report (no 'metrics' object)")
+    return data
+
+
+def _metrics_and_ci(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     ci = data.get("ci95")
     return data["metrics"], ci if isinstance(ci, dict) else {}
 
