@@ -15,6 +15,9 @@ Run it standalone::
 
     python benchmarks/fake_server.py --port 8765 --latency 0.3 --fault-rate 0.3
 
+A comparison's name-merge request (``stance.compare.llm_merge``) is answered with no merges
+(``{"parties": [], "topics": []}``) and also counted as ``merge_requests``.
+
 Every request is counted in ``stats`` (and ``GET /stats``), so tests can assert how many
 calls a run made; ``server_time_s`` sums the time spent answering, latency sleeps excluded.
 
@@ -136,6 +139,18 @@ def article_text(body: dict[str, Any]) -> str:
     return m.group(1) if m else first_user
 
 
+MERGE_ANSWER = json.dumps({"parties": [], "topics": []})
+
+
+def is_merge_request(body: dict[str, Any]) -> bool:
+    """A comparison's one name-merge call rather than an article's extraction."""
+    fmt = body.get("response_format") or {}
+    if (fmt.get("json_schema") or {}).get("name") == "stance_merge":
+        return True
+    first_user = next((m["content"] for m in body["messages"] if m["role"] == "user"), "")
+    return "<parties>" in first_user and not _ARTICLE.search(first_user)
+
+
 def answer_body(body: dict[str, Any]) -> dict[str, Any]:
     """A successful chat.completion for a request body: the baseline's extraction of its article."""
     content = _extraction_json(article_text(body))
@@ -250,6 +265,9 @@ class FakeServer:
         if self.keep_requests:
             self.requests.append({"body": body, "headers": dict(request.headers)})
         text = article_text(body)
+        merge = is_merge_request(body)
+        if merge:
+            self.stats["merge_requests"] += 1
         fault = self._pick_fault(text)
         if self.config.latency:
             t = time.perf_counter()
@@ -273,7 +291,9 @@ class FakeServer:
             assert request.transport is not None
             request.transport.close()
             return web.Response(status=500)
-        content: str | None = _extraction_json(text)
+        content: str | None = MERGE_ANSWER if merge else _extraction_json(text)
+        if merge and fault in ("ungrounded", "invented"):
+            fault = None  # faults of an article's content; a merge answer has none
         extraction = _extraction_for(text) if fault in ("ungrounded", "invented") else {}
         finish, refusal = "stop", None
         if fault == "length":

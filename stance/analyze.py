@@ -495,6 +495,7 @@ def analyze_folder(
     concurrency: int = 8,
     strict_grounding: bool = False,
     cache: str | Path | ResultCache | bool | None = True,
+    llm_merge: bool = True,
     **options: Any,
 ) -> Iterator[Outcome]:
     """Analyse every article under ``path``, yielding results as they complete.
@@ -507,7 +508,13 @@ def analyze_folder(
     when ``output`` is given, so an interrupted or repeated run only calls the model for
     what is missing; a path (or :class:`~stance.cache.ResultCache`) uses that cache;
     ``False``/``None`` disables it.
+
+    ``llm_merge``: with ``output`` and an LLM model, the comparison asks the same model once
+    about the party and topic names its rules could not merge (cached like the articles;
+    see :mod:`stance.compare.llm_merge`); ``False`` keeps it to the rules. The baseline
+    always compares by rules only.
     """
+    from .compare import merger_for
     from .runfolder import RunWriter
 
     paths = [path] if isinstance(path, str | Path) else list(path)
@@ -521,9 +528,14 @@ def analyze_folder(
             if note:
                 log.info(note)
             extractor, owned = resolve_extractor(spec, **options), True
-        writer = RunWriter(output, extractor) if output is not None else None
-        store, own_store = open_cache(_cache_location(cache, output))
+        store: ResultCache | None = None
+        own_store = False
+        writer: RunWriter | None = None
         try:
+            store, own_store = open_cache(_cache_location(cache, output))
+            if output is not None:
+                merger = merger_for(extractor, cache=store) if llm_merge else None
+                writer = RunWriter(output, extractor, merger=merger)
             async for _art, outcome, result in analyze_articles(
                 iter_articles(paths),
                 extractor,
@@ -535,7 +547,7 @@ def analyze_folder(
                     writer.add(outcome, result)
                 await asyncio.to_thread(q.put, outcome)
             if writer is not None:
-                writer.finish()
+                await writer.afinish()  # on this loop: the merge shares the model's client
         finally:
             if writer is not None:
                 writer.close()

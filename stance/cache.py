@@ -10,6 +10,9 @@ everything that can change it (:func:`cache_key`):
   prompt-template hash, output mode, generation parameters);
 * the output :data:`~stance.schema.SCHEMA_VERSION` and the chunk size.
 
+The comparison's one model call (:mod:`stance.compare.llm_merge`) is stored here too, in its
+own table, keyed by the model's fingerprint and the exact prompt (:meth:`ResultCache.get_merge`).
+
 Grounding is not cached: the pipeline re-runs it on the cached extraction, so an analysis
 rebuilt from the cache is exactly what a fresh run over the same answer would produce.
 Failures are never stored, so a re-run retries only what failed.
@@ -24,6 +27,7 @@ import hashlib
 import json
 import sqlite3
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +46,14 @@ CREATE TABLE IF NOT EXISTS results (
     content_hash TEXT NOT NULL,
     model TEXT NOT NULL,
     result TEXT NOT NULL,
+    created REAL NOT NULL
+)
+"""
+_MERGES_DDL = """
+CREATE TABLE IF NOT EXISTS merges (
+    key TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    answer TEXT NOT NULL,
     created REAL NOT NULL
 )
 """
@@ -123,6 +135,7 @@ class ResultCache:
             # fsync per commit, which would otherwise dominate the per-article overhead.
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._db.execute(_DDL)
+            self._db.execute(_MERGES_DDL)
         except sqlite3.Error as exc:
             raise ConfigError(f"{self.path}: cannot open the result cache ({exc})") from exc
 
@@ -147,7 +160,27 @@ class ResultCache:
             (key, article.id, article.ref.content_hash, model, _dump(result), time.time()),
         )
 
+    def get_merge(self, key: str) -> dict[str, Any] | None:
+        """A stored name-merge answer (a JSON object), or ``None``; unreadable rows miss."""
+        row = self._db.execute("SELECT answer FROM merges WHERE key = ?", (key,)).fetchone()
+        if row is not None:
+            try:
+                answer = json.loads(row[0])
+            except ValueError:
+                answer = None
+            if isinstance(answer, dict):
+                return answer
+        return None
+
+    def put_merge(self, key: str, model: str, answer: Mapping[str, Any]) -> None:
+        """Store a name-merge answer (committed before this returns)."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO merges VALUES (?, ?, ?, ?)",
+            (key, model, json.dumps(dict(answer), ensure_ascii=False), time.time()),
+        )
+
     def __len__(self) -> int:
+        """The number of stored extraction results (name merges are not counted)."""
         return int(self._db.execute("SELECT COUNT(*) FROM results").fetchone()[0])
 
     def close(self) -> None:

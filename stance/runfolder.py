@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -28,6 +28,10 @@ from .loaders import RESERVED_IDS as RESERVED
 from .pricing import PriceTable, load_prices
 from .schema import ArticleAnalysis, ArticleFailure, Usage
 from .tokens import counter_for
+
+if TYPE_CHECKING:
+    from .compare import LightComparison, NameMerger
+    from .compare.llm_merge import MergeStats
 
 CSV_COLUMNS = [
     "article_id", "title", "source", "published", "party", "topic", "stance", "attribution",
@@ -129,12 +133,21 @@ class RunWriter:
         out_dir: the run folder.
         extractor: what produced the outcomes (for the manifest).
         prices: the price table for the cost estimate; default :func:`stance.pricing.load_prices`.
+        merger: a model merger for the comparison (:class:`~stance.compare.LlmMerger`);
+            its one call is made by :meth:`afinish` (or :meth:`finish` outside an event
+            loop) and what it cost goes into ``run.json`` as ``llm_merge``. ``None``: rules.
     """
 
     def __init__(
-        self, out_dir: str | Path, extractor: Extractor, *, prices: PriceTable | None = None
+        self,
+        out_dir: str | Path,
+        extractor: Extractor,
+        *,
+        prices: PriceTable | None = None,
+        merger: NameMerger | None = None,
     ) -> None:
         self.out_dir = Path(out_dir)
+        self.merger = merger
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.extractor = extractor
         self.prices = prices if prices is not None else load_prices()
@@ -225,14 +238,54 @@ class RunWriter:
         Everything is rebuilt from the stored articles, read back one at a time in a few
         passes (positions; names, then positions again, for the comparison; the articles
         the reports show in full): no step holds every analysis, so memory stays flat with
-        corpus size (DESIGN.md §8).
+        corpus size (DESIGN.md §8). With a model merger, call :meth:`afinish` from async
+        code: this method cannot make the merger's call inside a running event loop.
         """
+        from .compare import compare_light
+
+        manifest, stored = self._begin()
+        with compare_light(stored, llm_merge=self.merger) as comparison:
+            self._end(stored, comparison, manifest)
+        return manifest
+
+    async def afinish(self) -> dict[str, Any]:
+        """:meth:`finish` from async code: the merger's one model call is awaited."""
+        from .compare import acompare_light
+
+        manifest, stored = self._begin()
+        with await acompare_light(stored, llm_merge=self.merger) as comparison:
+            self._end(stored, comparison, manifest)
+        return manifest
+
+    def _begin(self) -> tuple[dict[str, Any], StoredAnalyses]:
         manifest = self.manifest()
         stored = StoredAnalyses(self.out_dir, self.ok_ids)
         manifest["counts"].update(self._write_positions(stored))
-        self.write_reports(stored, manifest)
+        return manifest, stored
+
+    def _end(
+        self, stored: StoredAnalyses, comparison: LightComparison, manifest: dict[str, Any]
+    ) -> None:
+        from .report import write_run_reports
+
+        merge = self.merge_manifest()
+        if merge is not None:
+            manifest["llm_merge"] = merge
+        write_run_reports(self.out_dir, stored, comparison, manifest)
         atomic_write_text(self.out_dir / "run.json", json.dumps(manifest, indent=2))
-        return manifest
+
+    def merge_manifest(self) -> dict[str, Any] | None:
+        """What the comparison's model merge did and cost, for ``run.json``; None without one."""
+        stats: MergeStats | None = getattr(self.merger, "stats", None)
+        if stats is None:
+            return None
+        out = stats.as_dict()
+        out["cost_usd"] = (
+            self.prices.cost(stats.model, stats.usage, backend=self.extractor.backend)
+            if stats.calls
+            else 0.0
+        )
+        return out
 
     def _write_positions(self, stored: Iterable[ArticleAnalysis]) -> Counter[str]:
         """``positions.csv`` and ``positions.jsonl``; returns position and evidence counts."""
@@ -260,7 +313,7 @@ class RunWriter:
         from .compare import compare_light
         from .report import write_run_reports
 
-        with compare_light(stored) as comparison:
+        with compare_light(stored, llm_merge=self.merger) as comparison:
             write_run_reports(self.out_dir, stored, comparison, manifest)
 
     def close(self) -> None:

@@ -1,7 +1,12 @@
-"""``stance compare``: rebuild the comparison and reports from stored results, no model calls."""
+"""``stance compare``: rebuild the comparison and reports from stored results.
+
+No model is called unless ``--model`` is given; then the one call of the comparison's name
+merge is made (:mod:`stance.compare.llm_merge`), cached in OUT's result cache.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -9,10 +14,14 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
+from ..backends import resolve_extractor
+from ..cache import DEFAULT_CACHE_NAME, ResultCache
+from ..compare import Comparison, acompare, merger_for
 from ..compare import compare as compare_analyses
 from ..errors import InputError
 from ..report import write_run_reports
 from ..schema import ArticleAnalysis
+from .run import output_mode_option, prompts_option
 
 # Files a run folder holds besides the per-article results.
 NOT_ARTICLES = frozenset(
@@ -78,18 +87,38 @@ def read_run_dir(run_dir: Path) -> tuple[list[ArticleAnalysis], dict[str, Any] |
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="YAML/JSON alias file (parties:/topics: canonical -> [variants]); overrides the rules.",
 )
-def compare(run_dirs: tuple[Path, ...], out: Path | None, aliases_file: Path | None) -> None:
-    """Compare parties and topics across the articles in RUN_DIR(s), with no model calls.
+@click.option(
+    "-m",
+    "--model",
+    help="Also ask this LLM, in one call, which party and topic names the rules left are "
+    "the same (an OpenAI-compatible model name, or local). Default: rules only, no call.",
+)
+@click.option("--base-url", help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL).")
+@output_mode_option
+@prompts_option
+def compare(
+    run_dirs: tuple[Path, ...],
+    out: Path | None,
+    aliases_file: Path | None,
+    model: str | None,
+    base_url: str | None,
+    output_mode: str,
+    prompts_dir: str | None,
+) -> None:
+    """Compare parties and topics across the articles in RUN_DIR(s).
 
     Reads every per-article JSON that `stance run` stored, merges party and topic names
     (rules plus the alias file), and writes comparison.json, matrix.csv, merge_log.jsonl,
-    report.md and report.html to OUT.
+    report.md and report.html to OUT. No model is called unless --model is given: then
+    one call asks it about the names the rules could not merge (cached in
+    OUT/.stance-cache.sqlite, so running it again makes no call).
 
     \b
     Examples:
       stance compare out                         # rebuild out/report.html in place
       stance compare run-a run-b -o both         # one comparison over two runs
       stance compare out --aliases aliases.yml   # merge names the rules missed
+      stance compare out --model gpt-4o-mini     # and let a model merge the rest
     """
     analyses: list[ArticleAnalysis] = []
     manifest: dict[str, Any] = {}
@@ -119,8 +148,15 @@ def compare(run_dirs: tuple[Path, ...], out: Path | None, aliases_file: Path | N
     if len(run_dirs) > 1:
         manifest["sources"] = [str(d) for d in run_dirs]
 
-    comparison = compare_analyses(analyses, aliases=aliases_file)
     target = out if out is not None else run_dirs[0]
+    if model is None or model == "baseline":
+        comparison = compare_analyses(analyses, aliases=aliases_file)
+    else:
+        comparison, merge = _compare_with_model(
+            analyses, aliases_file, model, base_url, output_mode, prompts_dir, target
+        )
+        manifest["llm_merge"] = merge
+        _echo_merge(merge)
     write_run_reports(target, analyses, comparison, manifest)
     click.echo(
         f"compared {len(analyses)} articles: {len(comparison.parties)} parties, "
@@ -128,3 +164,45 @@ def compare(run_dirs: tuple[Path, ...], out: Path | None, aliases_file: Path | N
         f"{len(comparison.shifts)} shifts -> {target / 'report.html'}",
         err=True,
     )
+
+
+def _compare_with_model(
+    analyses: list[ArticleAnalysis],
+    aliases_file: Path | None,
+    model: str,
+    base_url: str | None,
+    output_mode: str,
+    prompts_dir: str | None,
+    target: Path,
+) -> tuple[Comparison, dict[str, Any]]:
+    """The comparison with the model's one name-merge call, and what that call did."""
+    extractor = resolve_extractor(
+        model, base_url=base_url, prompts_dir=prompts_dir, output_mode=output_mode
+    )
+    target.mkdir(parents=True, exist_ok=True)
+    with ResultCache(target / DEFAULT_CACHE_NAME) as cache:
+        merger = merger_for(extractor, cache=cache)
+
+        async def go() -> Comparison:
+            try:
+                return await acompare(analyses, aliases=aliases_file, llm_merge=merger)
+            finally:
+                await extractor.aclose()
+
+        comparison = asyncio.run(go())
+    return comparison, merger.stats.as_dict() if merger is not None else {}
+
+
+def _echo_merge(merge: dict[str, Any]) -> None:
+    if not merge:
+        return
+    status = merge["status"]
+    what = {
+        "ok": f"{merge['calls']} call(s), {merge['tokens']['total_tokens']} tokens",
+        "cached": "answer from the cache, no call",
+        "failed": f"failed ({merge['reason']}); rules only",
+        "skipped": f"no call ({merge['reason']})",
+    }.get(status, status)
+    merged = merge["merges"]["parties"] + merge["merges"]["topics"]
+    tail = f", {merged} merge(s) suggested" if status in ("ok", "cached") else ""
+    click.echo(f"stance: LLM name merge with {merge['model']}: {what}{tail}", err=True)

@@ -12,6 +12,7 @@ import click
 from ..analyze import analyze_articles
 from ..backends import OUTPUT_MODES, resolve_extractor, resolve_model_spec
 from ..cache import DEFAULT_CACHE_NAME, ResultCache, is_cacheable
+from ..compare import NameMerger, merger_for
 from ..loaders import iter_articles
 from ..parse import one_line
 from ..pricing import load_prices
@@ -60,6 +61,17 @@ def model_options(f: Any) -> Any:
     for opt in reversed(options):
         f = opt(f)
     return f
+
+
+def _merge_summary(merge: Any) -> str:
+    """The model merge's part of the closing line: nothing when no call was due."""
+    if not isinstance(merge, dict) or merge.get("status") in (None, "skipped"):
+        return ""
+    if merge["status"] == "cached":
+        return ", name merge from cache"
+    if merge["status"] == "failed":
+        return ", name merge failed (rules only)"
+    return f", name merge {merge['tokens']['total_tokens']} tokens"
 
 
 def failure_line(f: ArticleFailure) -> str:
@@ -113,6 +125,12 @@ def echo_failure(f: ArticleFailure) -> None:
     type=click.Path(dir_okay=False, exists=True),
     help="YAML/JSON price table merged over the shipped one (default: $STANCE_PRICES).",
 )
+@click.option(
+    "--no-llm-merge",
+    is_flag=True,
+    help="Compare by rules only: skip the comparison's one model call over the party and "
+    "topic names.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr (no progress bar).")
 def run(
     articles: tuple[str, ...],
@@ -128,6 +146,7 @@ def run(
     rpm: float | None,
     tpm: float | None,
     prices_file: str | None,
+    no_llm_merge: bool,
     quiet: bool,
 ) -> None:
     """Analyse ARTICLES (files or folders) and write a run folder to OUT.
@@ -141,6 +160,11 @@ def run(
     Results are cached in OUT/.stance-cache.sqlite: running the same command
     again (after a change, a crash or Ctrl-C) only calls the model for
     articles, prompts or settings it has not seen. --no-cache bypasses it.
+
+    \b
+    With an LLM model the comparison makes one more call, asking it which of
+    the party and topic names the rules left are the same (one request for
+    all names, cached like the articles). --no-llm-merge keeps to the rules.
 
     \b
     Examples:
@@ -159,6 +183,9 @@ def run(
     cache = None
     if not no_cache and is_cacheable(extractor):
         cache = ResultCache(cache_path or Path(out) / DEFAULT_CACHE_NAME)
+    # The same chat model (endpoint, rate limits, --prompts, cache) merges the names the
+    # comparison's rules leave; the baseline has none and compares by rules only.
+    merger = None if no_llm_merge else merger_for(extractor, cache=cache)
     progress = RunProgress(
         enabled=not quiet, model=extractor.model, backend=extractor.backend, prices=prices
     )
@@ -177,6 +204,7 @@ def run(
                     progress=progress,
                     prices=prices,
                     limiter=limiter,
+                    merger=merger,
                 )
             )
     except KeyboardInterrupt:
@@ -195,6 +223,7 @@ def run(
             f"{counts['failed']} failed, {counts.get('positions', 0)} positions, "
             f"{manifest['tokens']['total_tokens']} tokens"
             + (f", ~${cost:.4f}" if cost else "")
+            + _merge_summary(manifest.get("llm_merge"))
             + f" -> {out}/report.html",
             err=True,
         )
@@ -213,8 +242,9 @@ async def _run(
     progress: RunProgress | None = None,
     prices: Any = None,
     limiter: RateLimiter | None = None,
+    merger: NameMerger | None = None,
 ) -> dict[str, Any]:
-    writer = RunWriter(out, extractor, prices=prices)
+    writer = RunWriter(out, extractor, prices=prices, merger=merger)
     try:
         async for _art, outcome, result in analyze_articles(
             iter_articles(articles),
@@ -233,7 +263,8 @@ async def _run(
                     echo_failure(outcome)
         if limiter is not None:
             writer.extra["rate_limits"] = limiter.stats()
-        return writer.finish()
+        # Awaited on this loop: the merge's model call shares the run's client and limits.
+        return await writer.afinish()
     finally:
         writer.close()
         await extractor.aclose()

@@ -4,14 +4,25 @@
 >>> comparison = compare(analyses)            # rules only, no model calls
 >>> comparison.model_dump_json(indent=2)      # the comparison.json contract (DESIGN.md §10)
 >>> light = compare_light(iter_analyses())    # compact records, for large corpora
+>>> merger = LlmMerger(chat, model="gpt-4o-mini")  # one model call for what rules leave
+>>> comparison = await acompare(analyses, llm_merge=merger)
 """
 
 from __future__ import annotations
 
 from .aliases import Aliases, load_aliases, parse_aliases
-from .build import compare, compare_light
+from .build import acompare, acompare_light, compare, compare_light
 from .evidence import parse_date, summarise
 from .light import LightComparison
+from .llm_merge import (
+    DEFAULT_MAX_NAMES,
+    LlmMerger,
+    MergeAnswer,
+    MergeName,
+    MergeQuestion,
+    NameMerger,
+    merger_for,
+)
 from .models import (
     Agreement,
     ArticleInfo,
@@ -31,6 +42,7 @@ from .names import load_metonyms, name_key
 from .topics import DEFAULT_THRESHOLD, LlmMerge, topic_key
 
 __all__ = [
+    "DEFAULT_MAX_NAMES",
     "DEFAULT_THRESHOLD",
     "Agreement",
     "Aliases",
@@ -40,18 +52,26 @@ __all__ = [
     "EvidenceRef",
     "LightComparison",
     "LlmMerge",
+    "LlmMerger",
     "MatrixCell",
+    "MergeAnswer",
+    "MergeName",
+    "MergeQuestion",
     "MergeRecord",
+    "NameMerger",
     "OutletCoverage",
     "PartyEntry",
     "Shift",
     "TopicEntry",
     "Variant",
     "VoiceGap",
+    "acompare",
+    "acompare_light",
     "compare",
     "compare_light",
     "load_aliases",
     "load_metonyms",
+    "merger_for",
     "name_key",
     "parse_aliases",
     "parse_date",

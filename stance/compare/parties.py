@@ -11,7 +11,8 @@ articles). Merges, each logged with its rule:
 5. ``case`` / ``honorific`` / ``initials`` – equal names after normalisation, across articles.
 6. ``title`` / ``surname`` across articles – only when exactly one person in the whole corpus
    fits; a bare surname that fits several people stays apart, with a note saying so.
-7. ``model`` – optionally, one call to a caller-supplied hook over the distinct names left.
+7. ``model`` – optionally, a model's answer about the distinct names left: the one call of
+   :mod:`stance.compare.llm_merge` (parties and topics together), or a caller's hook.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from dataclasses import dataclass, field
 
 from ..schema import ArticleAnalysis, PartyType
 from .graph import Edge, MergeGraph, Reason
+from .llm_merge import MergeName
 from .models import MergeRecord, MergeSource, PartyEntry, Variant
 from .names import NameKey, fold, name_key, stage_rule
-from .topics import LlmMerge, apply_model_merges
+from .topics import LlmMerge, apply_model_answer, ask_hook
 
 _STAGE_DETAIL = {
     "case": "the same name once case, accents and punctuation are set aside",
@@ -101,6 +103,8 @@ class PartyResolver:
         self.notes: list[str] = []
         self.by_article: dict[str, range] = {}  # an article's nodes are numbered together
         self._full_roots: set[int] = set()  # sets holding a full person's name
+        self.heads: dict[str, int] = {}  # canonical name after the rules -> one of its nodes
+        self.forced: dict[int, str] = {}  # set root -> the name a model gave it
         self._keys: dict[tuple[str, bool], NameKey] = {}
         self._types: dict[frozenset[PartyType], frozenset[PartyType]] = {}
         self._roles: dict[tuple[str, ...], tuple[str, ...]] = {}
@@ -238,7 +242,17 @@ class PartyResolver:
         node = self.nodes[n]
         return node.person_like and len(node.key.parts) == 1
 
-    def run(self, llm_merge: LlmMerge | None) -> PartyResolution:
+    def run(self, llm_merge: LlmMerge | None = None) -> PartyResolution:
+        """Every step: the rules, then (given a hook) the model, then the result."""
+        self.run_rules()
+        if llm_merge is not None:
+            answer = ask_hook(llm_merge, self.heads, "party", self.notes)
+            if answer is not None:
+                self.apply_model(answer)
+        return self.result()
+
+    def run_rules(self) -> None:
+        """Steps 2–6 (step 1, the article's own aliases, happens in :meth:`read`)."""
         graph, nodes = self.graph, self.nodes
         self._index_people()
         pinned = {n: p for n in range(len(nodes)) if (p := self._pin_of(n)) is not None}
@@ -304,15 +318,50 @@ class PartyResolver:
                 f"several people share that surname ({', '.join(who)})"
             )
 
-        # 7. Optionally, the model.
-        forced: dict[int, str] = {}
-        if llm_merge is not None:
-            heads: dict[str, int] = {}
-            for cluster in graph.clusters():
-                heads.setdefault(self._name(cluster, None), cluster[0])
-            apply_model_merges(graph, heads, forced, llm_merge, "party", self.notes)
         del self.people_by_key, self.people_by_last
-        return self._result(forced)
+        self.heads = {}
+        for cluster in graph.clusters():
+            self.heads.setdefault(self._name(cluster, None), cluster[0])
+
+    def model_names(self) -> list[MergeName]:
+        """The distinct names the rules left, with type, roles and how many articles use them."""
+        graph, nodes = self.graph, self.nodes
+        types: dict[int, Counter[PartyType]] = {}
+        roles: dict[int, list[str]] = {}
+        articles: dict[int, set[str]] = {}
+        countries: set[int] = set()
+        for n, node in enumerate(nodes):
+            root = graph.find(n)
+            if self._country_of(n) is not None:
+                countries.add(root)
+            types.setdefault(root, Counter()).update(node.types)
+            mine = roles.setdefault(root, [])
+            mine.extend(r for r in node.roles if r not in mine and len(mine) < 2)
+            articles.setdefault(root, set()).add(node.article)
+        out = []
+        for name, n in self.heads.items():
+            root = graph.find(n)
+            specific = [t for t, _ in types[root].most_common() if t != "other"]
+            if root in countries:
+                specific = ["country"]
+            out.append(
+                MergeName(
+                    name,
+                    "party",
+                    type=specific[0] if specific else "other",
+                    roles=tuple(roles[root]),
+                    weight=len(articles[root]),
+                )
+            )
+        return out
+
+    def apply_model(self, answer: Mapping[str, str]) -> int:
+        """Step 7: merge by a model's answer; returns how many names it merged."""
+        return apply_model_answer(self.graph, self.heads, self.forced, answer, "party")
+
+    def result(self) -> PartyResolution:
+        """The canonical names, entries, merge records and notes."""
+        return self._result(self.forced)
 
     def _join_unique(self, n: int, fits: dict[int, int], rule: str, scope: str) -> None:
         node = self.nodes[n]

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from rapidfuzz import fuzz, process
 
 from .graph import MergeGraph, Reason
+from .llm_merge import MergeName
 from .models import MergeRecord, NameKind, TopicEntry, Variant
 from .names import fold
 
@@ -145,126 +146,178 @@ def resolve_topics(
     llm_merge: LlmMerge | None = None,
 ) -> TopicResolution:
     """:func:`canonicalise_topics` over topics already counted."""
-    pins = dict(pins or {})
-    names, articles, counts = tally.names, tally.articles, tally.counts
-
-    graph = MergeGraph(len(names))
-    keys = [topic_key(t) for t in names]
-
-    # 1. The user's alias file.
-    pinned_first: dict[str, int] = {}
-    for n, k in enumerate(keys):
-        pinned_to = pins.get(k)
-        if pinned_to is None:
-            continue
-        graph.pin(n, pinned_to)
-        if pinned_to in pinned_first:
-            graph.union(
-                pinned_first[pinned_to],
-                n,
-                "user_alias",
-                "user",
-                f"{names[n]!r} is listed under {pinned_to!r} in the alias file",
-            )
-        else:
-            pinned_first[pinned_to] = n
-
-    # 2. Same normalised key.
-    groups: dict[str, _Group] = {}
-    for n, k in enumerate(keys):
-        g = groups.get(k)
-        if g is None:
-            groups[k] = _Group(k, [n], counts[n], _proper(names[n]))
-            continue
-        graph.union(
-            g.nodes[0],
-            n,
-            "normalise",
-            "rules",
-            f"{names[n]!r} and {names[g.nodes[0]]!r} have the same words once case, "
-            "punctuation, stopwords and plurals are set aside",
-        )
-        g.nodes.append(n)
-        g.weight += counts[n]
-        g.proper |= _proper(names[n])
-
-    # 3. Near-duplicates, most frequent first so a cluster is named by its common form; each
-    # group is compared with cluster heads only, so similarity never chains A~B~C into A~C.
-    heads: list[_Group] = []
-    for g in sorted(groups.values(), key=lambda g: (-g.weight, g.key)):
-        joined = False
-        if heads:
-            for _, score, i in process.extract(
-                g.key,
-                [h.key for h in heads],
-                scorer=fuzz.token_sort_ratio,
-                score_cutoff=threshold,
-                limit=None,
-            ):
-                head = heads[i]
-                # A proper noun swapped for another ("Gaza" for "Ukraine") is another topic;
-                # one only added ("a ceasefire" / "a Ukraine ceasefire") usually is not.
-                head_only = set(head.key.split()) - set(g.key.split())
-                g_only = set(g.key.split()) - set(head.key.split())
-                if head_only & head.proper and g_only & g.proper:
-                    continue
-                if graph.union(
-                    head.nodes[0],
-                    g.nodes[0],
-                    "similarity",
-                    "rules",
-                    f"{names[g.nodes[0]]!r} ~ {names[head.nodes[0]]!r} "
-                    f"(token-set similarity {score:.0f} >= {threshold:.0f})",
-                ):
-                    joined = True
-                    break
-        if not joined:
-            heads.append(g)
-
-    forced: dict[int, str] = {}
-    notes: list[str] = []
+    resolver = TopicResolver(tally, pins=pins, threshold=threshold)
+    resolver.run_rules()
     if llm_merge is not None:
-        _apply_model(graph, names, counts, forced, llm_merge, notes)
+        answer = ask_hook(llm_merge, resolver.heads, "topic", resolver.notes)
+        if answer is not None:
+            resolver.apply_model(answer)
+    return resolver.result()
 
-    canonical: dict[str, str] = {}
-    entries: list[TopicEntry] = []
-    merges: list[MergeRecord] = []
-    for members in graph.clusters():
-        root_id = graph.find(members[0])
-        name = _name(graph, members, names, counts, forced.get(root_id))
-        root = next((m for m in members if names[m] == name), members[0])
-        reasons = graph.explain(members, root, lambda a, b: False)
-        by_variant: dict[str, tuple[Reason, list[str]]] = {}
-        for m in members:
-            canonical[names[m]] = name
-            reason = reasons.get(m) or _naming_reason(graph, m, name, forced.get(root_id))
-            if names[m] != name and reason is not None:
-                by_variant.setdefault(names[m], (reason, []))[1].extend(articles[m])
-        for variant, (reason, arts) in by_variant.items():
-            merges.append(
-                MergeRecord.model_validate(
-                    {
-                        "from": variant,
-                        "to": name,
-                        "kind": "topic",
-                        "rule": reason.rule,
-                        "source": reason.source,
-                        "articles": sorted(set(arts)),
-                        "detail": reason.detail,
-                    }
+
+class TopicResolver:
+    """The topic merge in steps: :meth:`run_rules`, then :meth:`apply_model`, then :meth:`result`.
+
+    The steps are separate so that the reduce can ask a model about the party and the topic
+    names left after the rules in one call (:mod:`stance.compare.llm_merge`).
+    """
+
+    def __init__(
+        self,
+        tally: TopicTally,
+        *,
+        pins: Mapping[str, str] | None = None,
+        threshold: float = DEFAULT_THRESHOLD,
+    ) -> None:
+        self.tally = tally
+        self.pins = dict(pins or {})
+        self.threshold = threshold
+        self.graph = MergeGraph(len(tally.names))
+        self.forced: dict[int, str] = {}
+        self.notes: list[str] = []
+        self.heads: dict[str, int] = {}  # canonical name after the rules -> one of its nodes
+
+    def run_rules(self) -> None:
+        """Alias-file pins, equal normalised keys, then near-duplicates."""
+        graph, pins, threshold = self.graph, self.pins, self.threshold
+        names, counts = self.tally.names, self.tally.counts
+        keys = [topic_key(t) for t in names]
+
+        # 1. The user's alias file.
+        pinned_first: dict[str, int] = {}
+        for n, k in enumerate(keys):
+            pinned_to = pins.get(k)
+            if pinned_to is None:
+                continue
+            graph.pin(n, pinned_to)
+            if pinned_to in pinned_first:
+                graph.union(
+                    pinned_first[pinned_to],
+                    n,
+                    "user_alias",
+                    "user",
+                    f"{names[n]!r} is listed under {pinned_to!r} in the alias file",
+                )
+            else:
+                pinned_first[pinned_to] = n
+
+        # 2. Same normalised key.
+        groups: dict[str, _Group] = {}
+        for n, k in enumerate(keys):
+            g = groups.get(k)
+            if g is None:
+                groups[k] = _Group(k, [n], counts[n], _proper(names[n]))
+                continue
+            graph.union(
+                g.nodes[0],
+                n,
+                "normalise",
+                "rules",
+                f"{names[n]!r} and {names[g.nodes[0]]!r} have the same words once case, "
+                "punctuation, stopwords and plurals are set aside",
+            )
+            g.nodes.append(n)
+            g.weight += counts[n]
+            g.proper |= _proper(names[n])
+
+        # 3. Near-duplicates, most frequent first so a cluster is named by its common form;
+        # each group is compared with cluster heads only, so similarity never chains A~B~C
+        # into A~C.
+        heads: list[_Group] = []
+        for g in sorted(groups.values(), key=lambda g: (-g.weight, g.key)):
+            joined = False
+            if heads:
+                for _, score, i in process.extract(
+                    g.key,
+                    [h.key for h in heads],
+                    scorer=fuzz.token_sort_ratio,
+                    score_cutoff=threshold,
+                    limit=None,
+                ):
+                    head = heads[i]
+                    # A proper noun swapped for another ("Gaza" for "Ukraine") is another
+                    # topic; one only added ("a ceasefire" / "a Ukraine ceasefire") usually
+                    # is not.
+                    head_only = set(head.key.split()) - set(g.key.split())
+                    g_only = set(g.key.split()) - set(head.key.split())
+                    if head_only & head.proper and g_only & g.proper:
+                        continue
+                    if graph.union(
+                        head.nodes[0],
+                        g.nodes[0],
+                        "similarity",
+                        "rules",
+                        f"{names[g.nodes[0]]!r} ~ {names[head.nodes[0]]!r} "
+                        f"(token-set similarity {score:.0f} >= {threshold:.0f})",
+                    ):
+                        joined = True
+                        break
+            if not joined:
+                heads.append(g)
+
+        self.heads = {}
+        for members in graph.clusters():
+            self.heads.setdefault(_name(graph, members, names, counts, None), members[0])
+
+    def model_names(self) -> list[MergeName]:
+        """The distinct topics the rules left, each with how many positions it names."""
+        graph, counts = self.graph, self.tally.counts
+        weight: Counter[int] = Counter()
+        for n in range(len(self.tally.names)):
+            weight[graph.find(n)] += counts[n]
+        return [
+            MergeName(name, "topic", weight=weight[graph.find(n)]) for name, n in self.heads.items()
+        ]
+
+    def apply_model(self, answer: Mapping[str, str]) -> int:
+        """Merge (or rename) by a model's answer; returns how many names it merged."""
+        return apply_model_answer(self.graph, self.heads, self.forced, answer, "topic")
+
+    def result(self) -> TopicResolution:
+        """Canonical names, entries with their variants, and the merge records."""
+        graph, forced = self.graph, self.forced
+        names, articles, counts = self.tally.names, self.tally.articles, self.tally.counts
+        canonical: dict[str, str] = {}
+        entries: list[TopicEntry] = []
+        merges: list[MergeRecord] = []
+        for members in graph.clusters():
+            root_id = graph.find(members[0])
+            name = _name(graph, members, names, counts, forced.get(root_id))
+            root = next((m for m in members if names[m] == name), members[0])
+            reasons = graph.explain(members, root, lambda a, b: False)
+            by_variant: dict[str, tuple[Reason, list[str]]] = {}
+            for m in members:
+                canonical[names[m]] = name
+                reason = reasons.get(m) or _naming_reason(graph, m, name, forced.get(root_id))
+                if names[m] != name and reason is not None:
+                    by_variant.setdefault(names[m], (reason, []))[1].extend(articles[m])
+            for variant, (reason, arts) in by_variant.items():
+                merges.append(
+                    MergeRecord.model_validate(
+                        {
+                            "from": variant,
+                            "to": name,
+                            "kind": "topic",
+                            "rule": reason.rule,
+                            "source": reason.source,
+                            "articles": sorted(set(arts)),
+                            "detail": reason.detail,
+                        }
+                    )
+                )
+            all_articles = sorted({a for m in members for a in articles[m]})
+            entries.append(
+                TopicEntry(
+                    name=name,
+                    variants=[
+                        Variant(name=names[m], articles=sorted(articles[m])) for m in members
+                    ],
+                    articles=all_articles,
+                    n_positions=sum(counts[m] for m in members),
                 )
             )
-        all_articles = sorted({a for m in members for a in articles[m]})
-        entries.append(
-            TopicEntry(
-                name=name,
-                variants=[Variant(name=names[m], articles=sorted(articles[m])) for m in members],
-                articles=all_articles,
-                n_positions=sum(counts[m] for m in members),
-            )
-        )
-    entries.sort(key=lambda e: (-e.n_positions, fold(e.name)))
-    return TopicResolution(canonical, entries, merges, notes)
+        entries.sort(key=lambda e: (-e.n_positions, fold(e.name)))
+        return TopicResolution(canonical, entries, merges, self.notes)
 
 
 def _name(
@@ -293,40 +346,32 @@ def _naming_reason(graph: MergeGraph, node: int, name: str, forced: str | None) 
     return None
 
 
-def _apply_model(
-    graph: MergeGraph,
-    names: list[str],
-    counts: Counter[int],
-    forced: dict[int, str],
-    llm_merge: LlmMerge,
-    notes: list[str],
-) -> None:
-    heads: dict[str, int] = {}
-    for members in graph.clusters():
-        heads.setdefault(_name(graph, members, names, counts, None), members[0])
-    apply_model_merges(graph, heads, forced, llm_merge, "topic", notes)
+def ask_hook(
+    llm_merge: LlmMerge, heads: Mapping[str, int], kind: NameKind, notes: list[str]
+) -> dict[str, str] | None:
+    """Call a caller's per-kind hook over the distinct names; None (and a note) if it fails."""
+    try:
+        return dict(llm_merge(sorted(heads), kind))
+    except Exception as exc:  # the hook is the caller's code: never lose the comparison to it
+        notes.append(f"llm_merge for {kind}s failed ({type(exc).__name__}: {exc}); rules only")
+        return None
 
 
-def apply_model_merges(
+def apply_model_answer(
     graph: MergeGraph,
     heads: dict[str, int],
     forced: dict[int, str],
-    llm_merge: LlmMerge,
+    answer: Mapping[str, str],
     kind: NameKind,
-    notes: list[str],
-) -> None:
-    """Ask the model once about the distinct canonical names and apply what it says.
+) -> int:
+    """Apply a model's answer about the distinct canonical names; return the merges made.
 
     ``heads`` maps each current canonical name to one node of its set. The answer maps a
     name to the name it should be shown under: another canonical name (merge) or a new one
-    (rename). Unknown names, self-maps and anything a user pin forbids are ignored; a hook
-    that raises leaves the rule-based result as it is and adds a note.
+    (rename; only a caller's hook does that, :mod:`~stance.compare.llm_merge` answers with
+    listed names only). Unknown names, self-maps and anything a user pin forbids are ignored.
     """
-    try:
-        answer = dict(llm_merge(sorted(heads), kind))
-    except Exception as exc:  # the hook is the caller's code: never lose the comparison to it
-        notes.append(f"llm_merge for {kind}s failed ({type(exc).__name__}: {exc}); rules only")
-        return
+    merged = 0
     for source_name, target in sorted(answer.items()):
         if (
             not isinstance(source_name, str)
@@ -346,7 +391,9 @@ def apply_model_merges(
                 f"the model merged {source_name!r} into {target!r}",
             ):
                 forced[graph.find(node)] = target
+                merged += 1
         elif graph.pinned(node) is None:
             # A new name: later names the model sends to it merge here instead of renaming.
             forced[graph.find(node)] = target
             heads[target] = node
+    return merged
