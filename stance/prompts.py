@@ -31,7 +31,12 @@ from jinja2.sandbox import SandboxedEnvironment
 from .errors import TemplateError
 from .schema import ArticleRef, Extraction
 
-TEMPLATE_NAMES = ("system", "extract", "reask")
+TEMPLATE_NAMES = ("system", "extract", "reask")  # the extraction's: their hash keys the cache
+# Templates of the other model calls, each hashed on its own by the code that uses it.
+OTHER_TEMPLATES = {
+    "merge": "the comparison's one call to merge party and topic names",
+    "judge": "the key-fact judge of `stance eval --judge`",
+}
 SUFFIX = ".j2"
 MAX_META_CHARS = 300  # metadata lines in the prompt; longer is noise or an attack
 
@@ -130,6 +135,16 @@ class PromptSet:
         self.extract(article=sample, text="Sample text.", chunk=ChunkInfo(1, 2))
         self.extract(article=sample, text="Sample text.", chunk=ChunkInfo(1, 1))
         self.reask(problem="sample problem", errors=["sample error"])
+
+    def source(self, name: str) -> str:
+        """The source of template ``name`` (an override if the folder has one)."""
+        if name in self.sources:
+            return self.sources[name]
+        try:
+            src, _, _ = self.env.loader.get_source(self.env, name + SUFFIX)  # type: ignore[union-attr]
+        except jinja2.TemplateNotFound as exc:
+            raise TemplateError(f"prompt template '{name}{SUFFIX}' not found") from exc
+        return str(src)
 
     def render(self, name: str, **context: Any) -> str:
         """Render one template; any Jinja problem becomes a one-line :class:`TemplateError`."""

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from stance.cli import cli
 from stance.errors import TemplateError
 from stance.loaders import make_article
-from stance.prompts import TEMPLATE_NAMES, ChunkInfo, PromptSet
+from stance.prompts import OTHER_TEMPLATES, TEMPLATE_NAMES, ChunkInfo, PromptSet
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,11 +54,13 @@ def test_prompts_show_prints_each_template():
     runner = CliRunner()
     listing = runner.invoke(cli, ["prompts", "show"])
     assert listing.exit_code == 0
-    for name in TEMPLATE_NAMES:
+    for name in [*TEMPLATE_NAMES, *OTHER_TEMPLATES]:
         assert f"{name}.j2" in listing.output
         shown = runner.invoke(cli, ["prompts", "show", name])
         assert shown.exit_code == 0
         assert shown.output == (ROOT / "prompts" / f"{name}.j2").read_text()
+    override = runner.invoke(cli, ["prompts", "show", "judge", "--prompts", str(ROOT / "prompts")])
+    assert override.exit_code == 0 and override.output.startswith("{#")
     bad = runner.invoke(cli, ["prompts", "show", "nope"])
     assert bad.exit_code == 2 and "unknown template" in bad.output
 
@@ -82,7 +84,7 @@ def test_installed_wheel_finds_its_templates(tmp_path):
     assert build.returncode == 0, build.stderr[-2000:]
     wheel = next(tmp_path.glob("stance-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    for name in TEMPLATE_NAMES:
+    for name in [*TEMPLATE_NAMES, *OTHER_TEMPLATES]:
         assert f"stance/_prompts/{name}.j2" in names
     target = tmp_path / "site"
     subprocess.run(
