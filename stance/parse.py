@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import json
 import re
+from typing import TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from .chat import Completion
 from .errors import InvalidOutput, Refusal, TruncatedOutput
@@ -24,6 +25,7 @@ from .schema import Extraction
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 MAX_ERRORS = 12
+M = TypeVar("M", bound=BaseModel)
 MAX_SNIPPET = 200
 
 
@@ -58,26 +60,45 @@ def validation_errors(exc: ValidationError) -> list[str]:
     return lines
 
 
-def parse_completion(completion: Completion, *, attempts: int = 1) -> Extraction:
-    """Validate one completion or raise the specific error that explains why not."""
+def parse_json_answer(
+    completion: Completion,
+    model: type[M],
+    *,
+    attempts: int = 1,
+    who: str = "model",
+    length_hint: str = "",
+) -> M:
+    """Validate one completion against ``model`` or raise the error that explains why not.
+
+    Args:
+        completion: the model's answer.
+        model: the pydantic model the JSON must match.
+        attempts: requests made so far, recorded on the error.
+        who: how messages name the answerer ("model", "judge").
+        length_hint: advice appended to the truncation message.
+
+    Raises:
+        Refusal: a refusal, or an answer blocked by a content filter.
+        TruncatedOutput: ``finish_reason == "length"``.
+        InvalidOutput: empty, not JSON, or not the schema (``errors`` lists why).
+    """
     raw = completion.content
     if completion.refusal:
         raise Refusal(
-            f"model refused: {one_line(completion.refusal)}", attempts=attempts, last_raw=raw
+            f"{who} refused: {one_line(completion.refusal)}", attempts=attempts, last_raw=raw
         )
     if completion.finish_reason == "length":
         raise TruncatedOutput(
-            "model output was cut off at its token limit (finish_reason=length); "
-            "raise max_tokens or shorten the chunk size",
+            f"{who} output was cut off at its token limit (finish_reason=length)" + length_hint,
             attempts=attempts,
             last_raw=raw,
         )
     if completion.finish_reason == "content_filter":
         raise Refusal(
-            "model output was blocked by a content filter", attempts=attempts, last_raw=raw
+            f"{who} output was blocked by a content filter", attempts=attempts, last_raw=raw
         )
     if not raw or not raw.strip():
-        raise InvalidOutput("model returned an empty answer", attempts=attempts, last_raw=raw)
+        raise InvalidOutput(f"{who} returned an empty answer", attempts=attempts, last_raw=raw)
     try:
         data = json.loads(extract_json_text(raw))
     except json.JSONDecodeError as exc:
@@ -91,7 +112,7 @@ def parse_completion(completion: Completion, *, attempts: int = 1) -> Extraction
             f"not usable JSON ({exc.__class__.__name__})", attempts=attempts, last_raw=raw
         ) from exc
     try:
-        return Extraction.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         errors = validation_errors(exc)
         raise InvalidOutput(
@@ -101,3 +122,13 @@ def parse_completion(completion: Completion, *, attempts: int = 1) -> Extraction
             last_raw=raw,
             original=exc,
         ) from exc
+
+
+def parse_completion(completion: Completion, *, attempts: int = 1) -> Extraction:
+    """Validate one extraction answer (see :func:`parse_json_answer`)."""
+    return parse_json_answer(
+        completion,
+        Extraction,
+        attempts=attempts,
+        length_hint="; raise max_tokens or shorten the chunk size",
+    )

@@ -6,32 +6,15 @@ import time
 from typing import Any
 
 from ..chat import ChatModel, Message
-from ..errors import InvalidOutput, ModelError, Refusal, TruncatedOutput
+from ..errors import ModelError
 from ..parse import parse_completion
 from ..prepare import Chunk, PreparedArticle
 from ..prompts import ChunkInfo, PromptSet, output_schema
 from ..schema import ExtractedParty, ExtractedPosition, Extraction, Usage
 from .base import ExtractResult
+from .structured import ask_json, inline_schema, reask_problem
 
 MAX_KEY_POINTS = 6
-
-
-def _strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """Inline $defs: several servers (llama.cpp among them) do not resolve $ref in grammars."""
-    defs = schema.get("$defs", {})
-
-    def walk(node: Any) -> Any:
-        if isinstance(node, dict):
-            if "$ref" in node:
-                return walk(defs[node["$ref"].split("/")[-1]])
-            return {k: walk(v) for k, v in node.items() if k not in ("$defs", "title")}
-        if isinstance(node, list):
-            return [walk(v) for v in node]
-        return node
-
-    out = walk(schema)
-    assert isinstance(out, dict)
-    return out
 
 
 class LLMExtractor:
@@ -68,7 +51,7 @@ class LLMExtractor:
         self.output_mode = output_mode
         self.reasks = reasks
         self.params = dict(params or {})
-        self.response_format = response_format_for(output_mode, _strict_schema(output_schema()))
+        self.response_format = response_format_for(output_mode, inline_schema(output_schema()))
         self.system_prompt = self.prompts.system(output_mode)
 
     def fingerprint(self) -> dict[str, Any]:
@@ -102,45 +85,24 @@ class LLMExtractor:
     async def _extract_chunk(
         self, doc: PreparedArticle, chunk: Chunk, result: ExtractResult
     ) -> Extraction:
-        messages = self.messages_for(doc, chunk)
-        last: ModelError | None = None
-        for attempt in range(1 + self.reasks):
-            try:
-                completion = await self.chat.complete(messages, self.response_format)
-            except ModelError as exc:
-                result.attempts += exc.attempts or 1
-                raise
-            result.calls += 1
-            result.attempts += 1
-            result.usage = result.usage + completion.usage
-            if completion.content is not None:
-                result.raw.append(completion.content)
-            try:
-                return parse_completion(completion, attempts=result.attempts)
-            except (InvalidOutput, TruncatedOutput, Refusal) as exc:
-                last = exc
-                if attempt >= self.reasks:
-                    break
-                messages = [
-                    *messages,
-                    Message("assistant", completion.content or ""),
-                    Message("user", self._reask_text(exc)),
-                ]
-        assert last is not None
-        last.attempts = result.attempts
-        raise last
+        return await ask_json(
+            self.chat,
+            self.messages_for(doc, chunk),
+            self.response_format,
+            lambda completion, attempts: parse_completion(completion, attempts=attempts),
+            self._reask_text,
+            tally=result,
+            raw=result.raw,
+            reasks=self.reasks,
+        )
 
     def _reask_text(self, exc: ModelError) -> str:
         """The re-ask message: what was wrong, in words the model can act on."""
-        if isinstance(exc, TruncatedOutput):
-            problem = "it was cut off at the output token limit"
-            errors = ["give a shorter answer: fewer key points, the shortest evidence quotes"]
-        elif isinstance(exc, Refusal):
-            problem = "it was a refusal"
-            errors = ["this is a neutral analysis of a published news article; please analyse it"]
-        else:
-            problem = str(exc)
-            errors = exc.errors if isinstance(exc, InvalidOutput) else [str(exc)]
+        problem, errors = reask_problem(
+            exc,
+            truncated="give a shorter answer: fewer key points, the shortest evidence quotes",
+            refused="this is a neutral analysis of a published news article; please analyse it",
+        )
         return self.prompts.reask(problem=problem, errors=errors)
 
     async def aclose(self) -> None:

@@ -39,10 +39,11 @@ from typing import Any, Protocol, runtime_checkable
 import jinja2
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..backends.structured import ask_json, inline_schema, reask_problem
 from ..cache import ResultCache
 from ..chat import ChatModel, Completion, Message
-from ..errors import InvalidOutput, ModelError, Refusal, TemplateError, TruncatedOutput
-from ..parse import extract_json_text, one_line, validation_errors
+from ..errors import ModelError, TemplateError
+from ..parse import one_line, parse_json_answer
 from ..prompts import SUFFIX, PromptSet
 from ..schema import Usage
 from .models import NameKind
@@ -155,68 +156,12 @@ class MergeReply(BaseModel):
 
 def reply_schema() -> dict[str, Any]:
     """The JSON schema of :class:`MergeReply`, inlined and strict (every field required)."""
-    schema = MergeReply.model_json_schema()
-    defs = schema.get("$defs", {})
-
-    def walk(node: Any) -> Any:
-        if isinstance(node, dict):
-            if "$ref" in node:
-                return walk(defs[node["$ref"].split("/")[-1]])
-            out = {k: walk(v) for k, v in node.items() if k not in ("$defs", "title", "default")}
-            if out.get("type") == "object" and "properties" in out:
-                out["required"] = list(out["properties"])
-                out["additionalProperties"] = False
-            return out
-        if isinstance(node, list):
-            return [walk(v) for v in node]
-        return node
-
-    result: dict[str, Any] = walk(schema)
-    return result
+    return inline_schema(MergeReply.model_json_schema())
 
 
 def parse_reply(completion: Completion, *, attempts: int = 1) -> MergeReply:
     """Validate one completion, checking ``refusal`` and ``finish_reason`` first."""
-    raw = completion.content
-    if completion.refusal:
-        raise Refusal(
-            f"model refused: {one_line(completion.refusal)}", attempts=attempts, last_raw=raw
-        )
-    if completion.finish_reason == "length":
-        raise TruncatedOutput(
-            "model output was cut off at its token limit (finish_reason=length)",
-            attempts=attempts,
-            last_raw=raw,
-        )
-    if completion.finish_reason == "content_filter":
-        raise Refusal(
-            "model output was blocked by a content filter", attempts=attempts, last_raw=raw
-        )
-    if not raw or not raw.strip():
-        raise InvalidOutput("model returned an empty answer", attempts=attempts, last_raw=raw)
-    try:
-        data = json.loads(extract_json_text(raw))
-    except json.JSONDecodeError as exc:
-        raise InvalidOutput(
-            f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
-            attempts=attempts,
-            last_raw=raw,
-        ) from exc
-    except (RecursionError, ValueError) as exc:
-        raise InvalidOutput(
-            f"not usable JSON ({exc.__class__.__name__})", attempts=attempts, last_raw=raw
-        ) from exc
-    try:
-        return MergeReply.model_validate(data)
-    except ValidationError as exc:
-        errors = validation_errors(exc)
-        raise InvalidOutput(
-            "JSON does not match the schema: " + "; ".join(errors[:3]),
-            errors=errors,
-            attempts=attempts,
-            last_raw=raw,
-            original=exc,
-        ) from exc
+    return parse_json_answer(completion, MergeReply, attempts=attempts)
 
 
 def _loose(text: str) -> str:
@@ -489,30 +434,23 @@ class LlmMerger:
             return None  # a row from another version: ask again and overwrite it
 
     async def _ask(self, messages: list[Message], stats: MergeStats) -> MergeReply:
-        last: ModelError | None = None
-        for attempt in range(1 + self.reasks):
-            try:
-                completion = await self.chat.complete(messages, self.response_format)
-            except ModelError as exc:
-                stats.attempts += exc.attempts or 1
-                raise
-            stats.calls += 1
-            stats.attempts += 1
-            stats.usage = stats.usage + completion.usage
-            try:
-                return parse_reply(completion, attempts=stats.attempts)
-            except (InvalidOutput, TruncatedOutput, Refusal) as exc:
-                last = exc
-                if attempt >= self.reasks:
-                    break
-                errors = exc.errors if isinstance(exc, InvalidOutput) else [str(exc)]
-                messages = [
-                    *messages,
-                    Message("assistant", completion.content or ""),
-                    Message("user", self.reask_text(str(exc), errors)),
-                ]
-        assert last is not None
-        raise last
+        return await ask_json(
+            self.chat,
+            messages,
+            self.response_format,
+            lambda completion, attempts: parse_reply(completion, attempts=attempts),
+            self._reask_for,
+            tally=stats,
+            reasks=self.reasks,
+        )
+
+    def _reask_for(self, exc: ModelError) -> str:
+        problem, errors = reask_problem(
+            exc,
+            truncated="answer with fewer merges: only the surest ones",
+            refused="this only asks which listed names denote the same party or issue",
+        )
+        return self.reask_text(problem, errors)
 
 
 def merger_for(

@@ -25,7 +25,7 @@ import hashlib
 import json
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from ..backends import resolve_extractor
 from ..backends.llm import LLMExtractor
 from ..backends.openai_chat import response_format_for
+from ..backends.structured import ask_json, inline_schema, reask_problem
 from ..chat import ChatModel, Completion, Message
 from ..errors import (
     ConfigError,
@@ -46,7 +47,7 @@ from ..errors import (
     TruncatedOutput,
 )
 from ..files import atomic_write_text
-from ..parse import extract_json_text, one_line, validation_errors
+from ..parse import one_line, parse_json_answer
 from ..prompts import FULLWIDTH_LT, SUFFIX, PromptSet
 from ..schema import Usage
 from .facts import DEFAULT_FACT_THRESHOLD, lexical_coverage
@@ -92,24 +93,8 @@ class JudgeAnswer(BaseModel):
 
 
 def answer_schema() -> dict[str, Any]:
-    """The JSON schema of :class:`JudgeAnswer` with ``$defs`` inlined and titles dropped.
-
-    Several servers (llama.cpp among them) do not resolve ``$ref`` in their grammars.
-    """
-    schema = JudgeAnswer.model_json_schema()
-    defs = schema.get("$defs", {})
-
-    def walk(node: Any) -> Any:
-        if isinstance(node, dict):
-            if "$ref" in node:
-                return walk(defs[node["$ref"].split("/")[-1]])
-            return {k: walk(v) for k, v in node.items() if k not in ("$defs", "title")}
-        if isinstance(node, list):
-            return [walk(v) for v in node]
-        return node
-
-    out: dict[str, Any] = walk(schema)
-    return out
+    """The JSON schema of :class:`JudgeAnswer`, as structured-output servers accept it."""
+    return inline_schema(JudgeAnswer.model_json_schema())
 
 
 def parse_verdicts(completion: Completion, n_facts: int, *, attempts: int = 1) -> list[FactVerdict]:
@@ -120,53 +105,14 @@ def parse_verdicts(completion: Completion, n_facts: int, *, attempts: int = 1) -
         TruncatedOutput: ``finish_reason == "length"``.
         InvalidOutput: not JSON, not the schema, or not exactly one verdict per fact 1..n.
     """
-    raw = completion.content
-    if completion.refusal:
-        raise Refusal(
-            f"judge refused: {one_line(completion.refusal)}", attempts=attempts, last_raw=raw
-        )
-    if completion.finish_reason == "length":
-        raise TruncatedOutput(
-            "judge output was cut off at its token limit (finish_reason=length)",
-            attempts=attempts,
-            last_raw=raw,
-        )
-    if completion.finish_reason == "content_filter":
-        raise Refusal(
-            "judge output was blocked by a content filter", attempts=attempts, last_raw=raw
-        )
-    if not raw or not raw.strip():
-        raise InvalidOutput("judge returned an empty answer", attempts=attempts, last_raw=raw)
-    try:
-        data = json.loads(extract_json_text(raw))
-    except json.JSONDecodeError as exc:
-        raise InvalidOutput(
-            f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
-            attempts=attempts,
-            last_raw=raw,
-        ) from exc
-    except (RecursionError, ValueError) as exc:  # nested too deep; a 5000-digit number
-        raise InvalidOutput(
-            f"not usable JSON ({exc.__class__.__name__})", attempts=attempts, last_raw=raw
-        ) from exc
-    try:
-        answer = JudgeAnswer.model_validate(data)
-    except ValidationError as exc:
-        errors = validation_errors(exc)
-        raise InvalidOutput(
-            "JSON does not match the schema: " + "; ".join(errors[:3]),
-            errors=errors,
-            attempts=attempts,
-            last_raw=raw,
-            original=exc,
-        ) from exc
+    answer = parse_json_answer(completion, JudgeAnswer, attempts=attempts, who="judge")
     errors = numbering_errors([v.fact for v in answer.verdicts], n_facts)
     if errors:
         raise InvalidOutput(
             f"expected one verdict for each of key facts 1 to {n_facts}: " + "; ".join(errors[:3]),
             errors=errors,
             attempts=attempts,
-            last_raw=raw,
+            last_raw=completion.content,
         )
     return sorted(answer.verdicts, key=lambda v: v.fact)
 
@@ -352,6 +298,13 @@ def check_judge_template(prompts: PromptSet, output_mode: str) -> str:
     return system
 
 
+@dataclass
+class _Tally:
+    calls: int = 0
+    attempts: int = 0
+    usage: Usage = field(default_factory=Usage)
+
+
 class LLMJudge:
     """Judges key-fact coverage with a chat model (:class:`~stance.chat.ChatModel`).
 
@@ -421,48 +374,36 @@ class LLMJudge:
         if not item.text.strip():  # nothing can be covered; no call needed
             rec.covered, rec.reasons = [False] * n, ["the summary is empty"] * n
             return rec
-        messages = self.messages_for(item)
-        last: ModelError | None = None
-        for attempt in range(1 + self.reasks):
-            try:
-                completion = await self.chat.complete(messages, self.response_format)
-            except ModelError as exc:  # transport retries already spent in the chat model
-                rec.calls += exc.attempts or 1
-                rec.error = one_line(f"{exc.__class__.__name__}: {exc}")  # says the attempts
-                return rec
-            rec.calls += 1
-            rec.usage = rec.usage + completion.usage
-            if completion.content is not None:
-                rec.raw.append(completion.content)
-            try:
-                verdicts = parse_verdicts(completion, n, attempts=rec.calls)
-            except (InvalidOutput, TruncatedOutput, Refusal) as exc:
-                last = exc
-                if attempt >= self.reasks:
-                    break
-                messages = [
-                    *messages,
-                    Message("assistant", completion.content or ""),
-                    Message("user", self._reask_text(exc, n)),
-                ]
-                continue
-            rec.covered = [v.covered for v in verdicts]
-            rec.reasons = [v.reason for v in verdicts]
+        tally = _Tally()
+        try:
+            verdicts = await ask_json(
+                self.chat,
+                self.messages_for(item),
+                self.response_format,
+                lambda completion, attempts: parse_verdicts(completion, n, attempts=attempts),
+                lambda exc: self._reask_text(exc, n),
+                tally=tally,
+                raw=rec.raw,
+                reasks=self.reasks,
+            )
+        except ModelError as exc:
+            rec.calls, rec.usage = tally.attempts, tally.usage
+            if isinstance(exc, InvalidOutput | TruncatedOutput | Refusal):
+                rec.error = one_line(f"{exc.__class__.__name__} after {tally.calls} calls: {exc}")
+            else:  # the endpoint failed; its message says the attempts
+                rec.error = one_line(f"{exc.__class__.__name__}: {exc}")
             return rec
-        assert last is not None
-        rec.error = one_line(f"{last.__class__.__name__} after {rec.calls} calls: {last}")
+        rec.calls, rec.usage = tally.attempts, tally.usage
+        rec.covered = [v.covered for v in verdicts]
+        rec.reasons = [v.reason for v in verdicts]
         return rec
 
     def _reask_text(self, exc: ModelError, n_facts: int) -> str:
-        if isinstance(exc, TruncatedOutput):
-            problem = "it was cut off at the output token limit"
-            errors = ["keep each reason to a few words"]
-        elif isinstance(exc, Refusal):
-            problem = "it was a refusal"
-            errors = ["this only checks whether a news summary states some listed facts"]
-        else:
-            problem = str(exc)
-            errors = exc.errors if isinstance(exc, InvalidOutput) else [str(exc)]
+        problem, errors = reask_problem(
+            exc,
+            truncated="keep each reason to a few words",
+            refused="this only checks whether a news summary states some listed facts",
+        )
         return _render(self.prompts, "reask", problem=problem, errors=errors, n_facts=n_facts)
 
     async def judge_all(
