@@ -62,26 +62,33 @@ def iter_run_analyses(run_dir: Path, warn: Any = None) -> Iterator[ArticleAnalys
 
 
 class StoredAnalyses:
-    """Articles of a run folder, read from their files, in file-name order, at each iteration.
+    """Stored article analyses, read from their files at each iteration.
 
     What the comparison and the reports get instead of a list: the comparison reads it
     twice (names, then positions), each report once and only as far as it shows articles
-    in full, and none of them ever holds it whole.
+    in full, and none of them ever holds it whole. Built from a run's ids (file-name
+    order, as :func:`iter_run_analyses` reads a folder) or, with :meth:`from_files`, from
+    files already checked, in the order given.
     """
 
     def __init__(self, out_dir: Path, ids: Iterable[str]) -> None:
-        self.out_dir = out_dir
         files = {article_path(out_dir, aid).name: aid for aid in ids}
-        # (file name, id) in the order iter_run_analyses reads a folder
-        self.files = sorted(files.items())
+        self.files = [(out_dir / name, aid) for name, aid in sorted(files.items())]
+
+    @classmethod
+    def from_files(cls, files: Iterable[tuple[Path, str]]) -> StoredAnalyses:
+        """``(path, article id)`` pairs, e.g. from several run folders."""
+        stored = cls.__new__(cls)
+        stored.files = list(files)
+        return stored
 
     def __len__(self) -> int:
         return len(self.files)
 
     def __iter__(self) -> Iterator[ArticleAnalysis]:
-        for name, aid in self.files:
+        for path, aid in self.files:
             try:
-                analysis = ArticleAnalysis.model_validate_json((self.out_dir / name).read_bytes())
+                analysis = ArticleAnalysis.model_validate_json(path.read_bytes())
             except (ValidationError, ValueError, OSError):
                 continue  # not readable any more: skipped, as iter_run_analyses would
             if analysis.article.id == aid:  # else a stale file from another run

@@ -9,6 +9,7 @@ gives.
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import re
 from pathlib import Path
@@ -23,6 +24,7 @@ from stance.runfolder import RunWriter, StoredAnalyses
 from stance.schema import ArticleAnalysis
 
 T = "European troops monitoring a Ukraine ceasefire"
+REPORT_FILES = ("comparison.json", "matrix.csv", "merge_log.jsonl", "report.md", "report.html")
 
 
 def analyses(n: int) -> list[ArticleAnalysis]:
@@ -110,3 +112,31 @@ def test_a_large_run_lists_the_rest_with_links_to_files_that_exist(
     # the comparison keeps everything
     data = json.loads((tmp_path / "comparison.json").read_text(encoding="utf-8"))
     assert len(data["articles"]) == 6 and data["matrix"][0]["n"] == 6
+
+
+def test_cli_compare_rereads_the_files_and_rebuilds_the_same_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`stance compare RUN_DIR` streams the stored articles like the run's own finish()."""
+    from click.testing import CliRunner
+
+    from stance.cli import cli
+
+    cli_compare = importlib.import_module("stance.cli.compare")
+    write_run(tmp_path, analyses(6))
+    before = {n: (tmp_path / n).read_text("utf-8") for n in REPORT_FILES}
+    for n in REPORT_FILES:
+        (tmp_path / n).unlink()
+
+    inputs: list[object] = []
+    real = cli_compare.compare_light
+
+    def spy(source: object, **kwargs: object) -> object:
+        inputs.append(source)
+        return real(source, **kwargs)
+
+    monkeypatch.setattr(cli_compare, "compare_light", spy)
+    result = CliRunner().invoke(cli, ["compare", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert len(inputs) == 1 and isinstance(inputs[0], StoredAnalyses)  # never a list
+    assert {n: (tmp_path / n).read_text("utf-8") for n in REPORT_FILES} == before

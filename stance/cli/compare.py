@@ -16,10 +16,10 @@ from pydantic import ValidationError
 
 from ..backends import resolve_extractor
 from ..cache import DEFAULT_CACHE_NAME, ResultCache
-from ..compare import Comparison, acompare, merger_for
-from ..compare import compare as compare_analyses
+from ..compare import LightComparison, acompare_light, compare_light, merger_for
 from ..errors import InputError
 from ..report import write_run_reports
+from ..runfolder import StoredAnalyses
 from ..schema import ArticleAnalysis
 from .run import output_mode_option, prompts_option
 
@@ -33,17 +33,19 @@ def _warn(message: str) -> None:
     click.echo(f"stance: warning: {message}", err=True)
 
 
-def read_run_dir(run_dir: Path) -> tuple[list[ArticleAnalysis], dict[str, Any] | None]:
-    """The article analyses stored in a run folder, and its manifest (``run.json``) if any.
+def scan_run_dir(run_dir: Path) -> tuple[list[tuple[Path, str]], dict[str, Any] | None]:
+    """The article analyses stored in a run folder, as (file, article id), and its manifest.
 
+    Each file is read and checked once, and only its name and id kept, so memory does not
+    grow with the analyses; the comparison and the reports read them again one at a time.
     A ``*.json`` file that is not an article analysis gets one warning line and is skipped.
     """
-    analyses: list[ArticleAnalysis] = []
+    found: list[tuple[Path, str]] = []
     for path in sorted(run_dir.glob("*.json")):
         if path.stem in NOT_ARTICLES or path.name.startswith("."):
             continue
         try:
-            analyses.append(ArticleAnalysis.model_validate_json(path.read_bytes()))
+            analysis = ArticleAnalysis.model_validate_json(path.read_bytes())
         except ValidationError as exc:
             errors = exc.errors()
             where = ".".join(str(p) for p in errors[0]["loc"]) if errors else ""
@@ -51,6 +53,8 @@ def read_run_dir(run_dir: Path) -> tuple[list[ArticleAnalysis], dict[str, Any] |
             _warn(f"skipped {path}: not an article analysis ({where or 'document'}: {what})")
         except OSError as exc:
             _warn(f"skipped {path}: cannot read it ({exc.strerror or exc})")
+        else:
+            found.append((path, analysis.article.id))
     manifest: dict[str, Any] | None = None
     run_json = run_dir / "run.json"
     if run_json.is_file():
@@ -63,7 +67,7 @@ def read_run_dir(run_dir: Path) -> tuple[list[ArticleAnalysis], dict[str, Any] |
                 manifest = loaded
             else:
                 _warn(f"ignored {run_json}: expected a JSON object")
-    return analyses, manifest
+    return found, manifest
 
 
 @click.command()
@@ -120,61 +124,64 @@ def compare(
       stance compare out --aliases aliases.yml   # merge names the rules missed
       stance compare out --model gpt-4o-mini     # and let a model merge the rest
     """
-    analyses: list[ArticleAnalysis] = []
+    files: list[tuple[Path, str]] = []
     manifest: dict[str, Any] = {}
     failures: list[Any] = []
     seen: dict[str, Path] = {}
     for run_dir in run_dirs:
-        found, run_manifest = read_run_dir(run_dir)
-        for a in found:
-            if a.article.id in seen:
+        found, run_manifest = scan_run_dir(run_dir)
+        for path, article_id in found:
+            if article_id in seen:
                 _warn(
-                    f"skipped article {a.article.id!r} in {run_dir}: "
-                    f"already read from {seen[a.article.id]}"
+                    f"skipped article {article_id!r} in {run_dir}: "
+                    f"already read from {seen[article_id]}"
                 )
                 continue
-            seen[a.article.id] = run_dir
-            analyses.append(a)
+            seen[article_id] = run_dir
+            files.append((path, article_id))
         if run_manifest is not None:
             if not manifest:
                 manifest = dict(run_manifest)
             run_failures = run_manifest.get("failures")
             if isinstance(run_failures, list):
                 failures.extend(run_failures)
-    if not analyses:
+    if not files:
         raise InputError(", ".join(str(d) for d in run_dirs), "no article analyses (*.json) found")
     if manifest:
         manifest["failures"] = failures
     if len(run_dirs) > 1:
         manifest["sources"] = [str(d) for d in run_dirs]
 
+    # Read from the files at each pass, never held whole: memory stays flat with corpus size.
+    analyses = StoredAnalyses.from_files(files)
     target = out if out is not None else run_dirs[0]
     if model is None or model == "baseline":
-        comparison = compare_analyses(analyses, aliases=aliases_file)
+        comparison = compare_light(analyses, aliases=aliases_file)
     else:
         comparison, merge = _compare_with_model(
             analyses, aliases_file, model, base_url, output_mode, prompts_dir, target
         )
         manifest["llm_merge"] = merge
         _echo_merge(merge)
-    write_run_reports(target, analyses, comparison, manifest)
-    click.echo(
-        f"compared {len(analyses)} articles: {len(comparison.parties)} parties, "
-        f"{len(comparison.topics)} topics, {len(comparison.conflicts)} conflicts, "
-        f"{len(comparison.shifts)} shifts -> {target / 'report.html'}",
-        err=True,
-    )
+    with comparison:
+        write_run_reports(target, analyses, comparison, manifest)
+        click.echo(
+            f"compared {len(analyses)} articles: {len(comparison.parties)} parties, "
+            f"{len(comparison.topics)} topics, {len(comparison.conflicts)} conflicts, "
+            f"{len(comparison.shifts)} shifts -> {target / 'report.html'}",
+            err=True,
+        )
 
 
 def _compare_with_model(
-    analyses: list[ArticleAnalysis],
+    analyses: StoredAnalyses,
     aliases_file: Path | None,
     model: str,
     base_url: str | None,
     output_mode: str,
     prompts_dir: str | None,
     target: Path,
-) -> tuple[Comparison, dict[str, Any]]:
+) -> tuple[LightComparison, dict[str, Any]]:
     """The comparison with the model's one name-merge call, and what that call did."""
     extractor = resolve_extractor(
         model, base_url=base_url, prompts_dir=prompts_dir, output_mode=output_mode
@@ -183,9 +190,9 @@ def _compare_with_model(
     with ResultCache(target / DEFAULT_CACHE_NAME) as cache:
         merger = merger_for(extractor, cache=cache)
 
-        async def go() -> Comparison:
+        async def go() -> LightComparison:
             try:
-                return await acompare(analyses, aliases=aliases_file, llm_merge=merger)
+                return await acompare_light(analyses, aliases=aliases_file, llm_merge=merger)
             finally:
                 await extractor.aclose()
 
