@@ -77,3 +77,21 @@ def test_analyze_folder_streams_results_and_writes_the_run_folder(tmp_path):
 def test_unknown_output_mode_is_a_clear_error():
     with pytest.raises(stance.StanceError, match="unknown output mode"):
         stance.analyze(REAL_ARTICLE, model="m", output_mode="yaml")
+
+
+def test_the_baseline_path_does_not_load_the_openai_sdk() -> None:
+    """`import stance` and an offline run must not pay for the SDK (~0.4 s, ~25 MB)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys; import stance, stance.cli.run, stance.compare, stance.evaluate; "
+        "from stance.backends import resolve_extractor; resolve_extractor('baseline'); "
+        "print('openai' in sys.modules)"
+    )
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "False"

@@ -12,7 +12,7 @@ from ..prepare import Chunk, PreparedArticle
 from ..prompts import ChunkInfo, PromptSet, output_schema
 from ..schema import ExtractedParty, ExtractedPosition, Extraction, Usage
 from .base import ExtractResult
-from .structured import ask_json, inline_schema, reask_problem
+from .structured import ask_json, inline_schema, reask_problem, response_format_for
 
 MAX_KEY_POINTS = 6
 
@@ -41,8 +41,6 @@ class LLMExtractor:
         reasks: int = 1,
         params: dict[str, Any] | None = None,
     ) -> None:
-        from .openai_chat import response_format_for
-
         self.chat = chat
         self.model = model
         self.backend = backend

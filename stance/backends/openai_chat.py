@@ -28,6 +28,9 @@ from tenacity import (
 from ..chat import Completion, Message
 from ..errors import ConfigError, EndpointError
 from ..schema import Usage
+from .structured import response_format_for
+
+__all__ = ["OpenAIChatModel", "endpoint_host", "response_format_for", "retry_after_seconds"]
 
 RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504}
 MAX_RETRY_AFTER_S = 120.0
@@ -110,20 +113,6 @@ def _loopback_client(base_url: str | None, timeout: float) -> httpx2.AsyncClient
     if host in ("localhost", "::1") or host.startswith("127."):
         return openai.DefaultAsyncHttpxClient(timeout=timeout, trust_env=False)
     return None
-
-
-def response_format_for(mode: str, schema: dict[str, Any]) -> dict[str, Any] | None:
-    """The ``response_format`` request field for an output mode (DESIGN.md §3)."""
-    if mode == "json_schema":
-        return {
-            "type": "json_schema",
-            "json_schema": {"name": "stance_extraction", "schema": schema, "strict": True},
-        }
-    if mode == "json_object":
-        return {"type": "json_object"}
-    if mode == "prompt":
-        return None
-    raise ConfigError(f"unknown output mode '{mode}' (json_schema, json_object or prompt)")
 
 
 class OpenAIChatModel:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 from ..chat import ChatModel, Completion, Message
-from ..errors import InvalidOutput, ModelError, Refusal, TruncatedOutput
+from ..errors import ConfigError, InvalidOutput, ModelError, Refusal, TruncatedOutput
 from ..schema import Usage
 
 T = TypeVar("T")
@@ -45,6 +45,20 @@ def inline_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
     result: dict[str, Any] = walk(schema)
     return result
+
+
+def response_format_for(mode: str, schema: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``response_format`` request field for an output mode (DESIGN.md §3)."""
+    if mode == "json_schema":
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": "stance_extraction", "schema": schema, "strict": True},
+        }
+    if mode == "json_object":
+        return {"type": "json_object"}
+    if mode == "prompt":
+        return None
+    raise ConfigError(f"unknown output mode '{mode}' (json_schema, json_object or prompt)")
 
 
 class Tally(Protocol):
@@ -125,4 +139,4 @@ def reask_problem(exc: ModelError, *, truncated: str, refused: str) -> tuple[str
     return str(exc), exc.errors if isinstance(exc, InvalidOutput) else [str(exc)]
 
 
-__all__ = ["Tally", "ask_json", "inline_schema", "reask_problem"]
+__all__ = ["Tally", "ask_json", "inline_schema", "reask_problem", "response_format_for"]

@@ -39,7 +39,7 @@ from typing import Any, Protocol, runtime_checkable
 import jinja2
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..backends.structured import ask_json, inline_schema, reask_problem
+from ..backends.structured import ask_json, inline_schema, reask_problem, response_format_for
 from ..cache import ResultCache
 from ..chat import ChatModel, Completion, Message
 from ..errors import ModelError, TemplateError
@@ -304,8 +304,6 @@ class LlmMerger:
         reasks: int = 1,
         min_articles: int = MIN_ARTICLES,
     ) -> None:
-        from ..backends.openai_chat import response_format_for
-
         self.chat = chat
         self.model = model
         self.prompts = prompts or PromptSet()

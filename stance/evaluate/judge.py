@@ -34,8 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from ..backends import resolve_extractor
 from ..backends.llm import LLMExtractor
-from ..backends.openai_chat import response_format_for
-from ..backends.structured import ask_json, inline_schema, reask_problem
+from ..backends.structured import ask_json, inline_schema, reask_problem, response_format_for
 from ..chat import ChatModel, Completion, Message
 from ..errors import (
     ConfigError,
