@@ -449,12 +449,15 @@ def test_at_the_wire_into_a_run_folder_and_cached_on_the_rerun(tmp_path: Path) -
     assert merge["tokens"]["total_tokens"] == 440 and merge["cost_usd"] > 0
     assert merge["merges"] == {"parties": 1, "topics": 1}
     assert run["calls"] == 2  # the articles' calls; the merge has its own block
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "1 party and 1 topic merges; 1 call(s), 440 tokens" in page
 
     second = list(analyze_folder(src, model=extractor(), output=out))
     assert all(o.provenance.cached for o in second)  # type: ignore[union-attr]
     assert len(articles_seen) == 2 and len(merge_bodies) == 1  # the re-run made no call
     rerun = json.loads((out / "run.json").read_text())["llm_merge"]
     assert rerun["status"] == "cached" and rerun["calls"] == 0 and rerun["cost_usd"] == 0.0
+    assert "answer from the cache, no call" in (out / "report.md").read_text(encoding="utf-8")
     assert (out / "merge_log.jsonl").read_text().splitlines() == [
         json.dumps(m, separators=(",", ":"), ensure_ascii=False) for m in log
     ]

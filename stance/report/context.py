@@ -266,6 +266,25 @@ def _scalar(value: Any) -> str | None:
     return text if len(text) <= 200 else text[:197] + "…"
 
 
+def _merge_fact(merge: Any) -> str | None:
+    """One line on the comparison's model call (``run.json`` ``llm_merge``), if it had one."""
+    if not isinstance(merge, Mapping) or merge.get("status") in (None, "not_run"):
+        return None
+    status = str(merge.get("status"))
+    merges = merge.get("merges")
+    merges = merges if isinstance(merges, Mapping) else {}
+    tokens = merge.get("tokens")
+    tokens = tokens if isinstance(tokens, Mapping) else {}
+    made = f"{merges.get('parties', 0)} party and {merges.get('topics', 0)} topic merges"
+    if status == "ok":
+        return f"{made}; {merge.get('calls', 0)} call(s), {tokens.get('total_tokens', 0)} tokens"
+    if status == "cached":
+        return f"{made}; answer from the cache, no call"
+    if status == "failed":
+        return f"failed, rules only: {merge.get('reason') or 'unknown error'}"
+    return f"skipped: {merge.get('reason') or status}"
+
+
 def _facts(manifest: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Selected manifest entries as (label, value); unknown shapes are skipped, not fatal."""
     facts: list[tuple[str, str]] = []
@@ -291,6 +310,7 @@ def _facts(manifest: Mapping[str, Any]) -> list[tuple[str, str]]:
     cost = manifest.get("cost_usd")
     if isinstance(cost, (int, float)):
         add("Cost estimate (USD)", f"{cost:.4f}")
+    add("Name merge by the model", _merge_fact(manifest.get("llm_merge")))
     timings = manifest.get("timings")
     if isinstance(timings, Mapping):
         add("Started", timings.get("started"))
