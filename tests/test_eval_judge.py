@@ -624,10 +624,13 @@ def test_cli_reports_a_judge_fallback_on_stderr(
         ["eval", str(mini_set), "--model", "baseline", "-o", str(tmp_path / "r"),
          "--judge", "judge-llm", "--judge-base-url", "http://judge.test/v1"],
     )  # fmt: skip
-    assert res.exit_code == 0, res.output  # the articles themselves did not fail
     lines = [ln for ln in res.stderr.splitlines() if "judge fell back" in ln]
     assert sorted(ln.split(": ")[2] for ln in lines) == ["baseline/bridge", "baseline/levy"]
     assert all("InvalidOutput after 2 calls: not valid JSON" in ln for ln in lines)
+    # the articles did not fail, but a judge that judged nothing fails the command
+    assert res.exit_code == 1, res.output
+    assert "stance: error: the judge answered none of the 2 summaries" in res.stderr
+    assert (tmp_path / "r" / "report.json").is_file()  # the outputs are kept for --rescore
 
 
 def test_cli_judge_baseline_is_refused_before_anything_runs(

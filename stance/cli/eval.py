@@ -179,4 +179,13 @@ def eval_cmd(
     if report.regressions:
         click.echo(f"stance: regressions: {', '.join(report.regressions)}", err=True)
     click.echo(f"stance: wrote {out / 'report.json'}, report.md, report.html", err=True)
-    ctx.exit(1 if report.failures else 0)
+    fell_back = len(report.judge.fallbacks) if report.judge is not None else 0
+    judge_failed = report.judge is not None and fell_back > 0 and not report.judge.judged
+    if judge_failed:  # an "llm:" report that is lexical throughout must not pass quietly
+        click.echo(
+            f"stance: error: the judge answered none of the {fell_back} "
+            "summaries, so key-fact coverage is lexical; check --judge, --judge-base-url and "
+            f"the key, then run: stance eval {evalset} --rescore {out} --judge MODEL",
+            err=True,
+        )
+    ctx.exit(1 if report.failures or judge_failed else 0)
