@@ -534,6 +534,14 @@ def test_judge_request_at_the_wire() -> None:
     assert body["response_format"]["type"] == "json_schema"
     assert body["response_format"]["json_schema"]["name"] == "stance_fact_judgement"
     assert body["response_format"]["json_schema"]["strict"] is True
+    # a grammar-enforcing server cannot return the wrong number of verdicts
+    verdicts = body["response_format"]["json_schema"]["schema"]["properties"]["verdicts"]
+    assert verdicts["minItems"] == verdicts["maxItems"] == len(FACTS["levy"])
+    number = verdicts["items"]["properties"]["fact"]
+    assert (number["minimum"], number["maximum"]) == (1, len(FACTS["levy"]))
+    assert "minItems" not in judge.response_format["json_schema"]["schema"]["properties"][
+        "verdicts"
+    ]  # the shared format is not changed by one request
     assert [m["role"] for m in body["messages"]] == ["system", "user"]
     assert "- Shops object." in body["messages"][1]["content"]
     rec = store.lookup(item.text, item.facts)

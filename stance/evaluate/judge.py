@@ -21,6 +21,7 @@ one verdict per fact by number.
 from __future__ import annotations
 
 import asyncio
+import copy
 import hashlib
 import json
 import re
@@ -378,7 +379,7 @@ class LLMJudge:
             verdicts = await ask_json(
                 self.chat,
                 self.messages_for(item),
-                self.response_format,
+                self.response_format_for(n),
                 lambda completion, attempts: parse_verdicts(completion, n, attempts=attempts),
                 lambda exc: self._reask_text(exc, n),
                 tally=tally,
@@ -396,6 +397,24 @@ class LLMJudge:
         rec.covered = [v.covered for v in verdicts]
         rec.reasons = [v.reason for v in verdicts]
         return rec
+
+    def response_format_for(self, n_facts: int) -> dict[str, Any] | None:
+        """The request's ``response_format``: with a JSON schema, exactly ``n_facts`` verdicts
+        numbered 1 to ``n_facts``.
+
+        Servers that enforce the schema with a grammar (llama.cpp, vLLM, OpenAI strict mode)
+        then cannot return too few or too many verdicts or a fact that does not exist, the
+        commonest failures of small models; the numbering is still checked after parsing.
+        """
+        fmt = self.response_format
+        if fmt is None or "json_schema" not in fmt:
+            return fmt
+        fmt = copy.deepcopy(fmt)
+        verdicts = fmt["json_schema"]["schema"]["properties"]["verdicts"]
+        verdicts["minItems"] = verdicts["maxItems"] = n_facts
+        number = verdicts["items"]["properties"]["fact"]
+        number["minimum"], number["maximum"] = 1, n_facts
+        return fmt
 
     def _reask_text(self, exc: ModelError, n_facts: int) -> str:
         problem, errors = reask_problem(
