@@ -436,6 +436,14 @@ def test_at_the_wire_into_a_run_folder_and_cached_on_the_rerun(tmp_path: Path) -
     body = merge_bodies[0]
     assert body["model"] == "gpt-4o-mini" and body["temperature"] == 0.0
     assert json.dumps(ZEL2) in body["messages"][1]["content"]
+    # the schema of this request lets the answer name only what was sent
+    props = body["response_format"]["json_schema"]["schema"]["properties"]
+    party_names = props["parties"]["items"]["properties"]
+    assert (
+        ZEL2 in party_names["name"]["enum"]
+        and party_names["same_as"]["enum"] == (party_names["name"]["enum"])
+    )
+    assert D in props["topics"]["items"]["properties"]["same_as"]["enum"]
 
     log = [json.loads(line) for line in (out / "merge_log.jsonl").read_text().splitlines()]
     by_model = sorted((m["kind"], m["from"], m["to"]) for m in log if m["rule"] == "model")

@@ -28,6 +28,7 @@ model in **one** call that lists the distinct party names and the distinct topic
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import re
@@ -140,6 +141,11 @@ class SameAs(BaseModel):
         description="The listed name it denotes the same entity or issue as; not itself "
         "merged into another name."
     )
+
+
+# Names sent as enums in the JSON schema at most: each appears twice (name, same_as), and
+# some servers cap a schema at 500 enum values.
+ENUM_MAX_NAMES = 240
 
 
 class MergeReply(BaseModel):
@@ -397,7 +403,7 @@ class LlmMerger:
         else:
             started = time.perf_counter()
             try:
-                reply = await self._ask(messages, stats)
+                reply = await self._ask(messages, stats, self.response_format_for(parties, topics))
             except Exception as exc:  # the endpoint or the answer failed: keep the rules' result
                 stats.status = "failed"
                 stats.reason = one_line(f"{type(exc).__name__}: {exc}")
@@ -431,11 +437,43 @@ class LlmMerger:
         except (ValidationError, KeyError, TypeError):
             return None  # a row from another version: ask again and overwrite it
 
-    async def _ask(self, messages: list[Message], stats: MergeStats) -> MergeReply:
+    def response_format_for(
+        self, parties: Sequence[MergeName], topics: Sequence[MergeName]
+    ) -> dict[str, Any] | None:
+        """The request's ``response_format``; with a JSON schema and few enough names, each
+        answer field is an enum of the names sent.
+
+        A server that enforces the schema with a grammar (llama.cpp, vLLM, OpenAI strict
+        mode) then cannot answer with a name that was not listed. Past
+        ``ENUM_MAX_NAMES`` names in all the schema stays free-form (enum sizes are limited
+        by some servers) and the answer is checked against the list as always.
+        """
+        fmt = self.response_format
+        if fmt is None or "json_schema" not in fmt:
+            return fmt
+        if len(parties) + len(topics) > ENUM_MAX_NAMES:
+            return fmt
+        fmt = copy.deepcopy(fmt)
+        props = fmt["json_schema"]["schema"]["properties"]
+        for key, names in (("parties", parties), ("topics", topics)):
+            if not names:
+                props[key]["maxItems"] = 0
+                continue
+            pair = props[key]["items"]["properties"]
+            for answer_field in ("name", "same_as"):
+                pair[answer_field]["enum"] = [n.name for n in names]
+        return fmt
+
+    async def _ask(
+        self,
+        messages: list[Message],
+        stats: MergeStats,
+        response_format: dict[str, Any] | None = None,
+    ) -> MergeReply:
         return await ask_json(
             self.chat,
             messages,
-            self.response_format,
+            response_format if response_format is not None else self.response_format,
             lambda completion, attempts: parse_reply(completion, attempts=attempts),
             self._reask_for,
             tally=stats,
