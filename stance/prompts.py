@@ -110,13 +110,7 @@ class PromptSet:
             keep_trailing_newline=True,
             autoescape=False,  # prompts are plain text for a model, not HTML
         )
-        self.sources: dict[str, str] = {}
-        for name in TEMPLATE_NAMES:
-            try:
-                src, filename, _ = self.env.loader.get_source(self.env, name + SUFFIX)  # type: ignore[union-attr]
-            except jinja2.TemplateNotFound as exc:
-                raise TemplateError(f"prompt template '{name}{SUFFIX}' not found") from exc
-            self.sources[name] = src
+        self.sources: dict[str, str] = {name: self.source(name) for name in TEMPLATE_NAMES}
         self.hash = hashlib.sha256(
             "\0".join(f"{n}\0{self.sources[n]}" for n in TEMPLATE_NAMES).encode()
         ).hexdigest()[:16]
@@ -138,13 +132,15 @@ class PromptSet:
 
     def source(self, name: str) -> str:
         """The source of template ``name`` (an override if the folder has one)."""
-        if name in self.sources:
-            return self.sources[name]
         try:
             src, _, _ = self.env.loader.get_source(self.env, name + SUFFIX)  # type: ignore[union-attr]
         except jinja2.TemplateNotFound as exc:
             raise TemplateError(f"prompt template '{name}{SUFFIX}' not found") from exc
         return str(src)
+
+    def template_hash(self, name: str) -> str:
+        """sha256 (16 hex) of one template's source: the identity of a call that uses it."""
+        return hashlib.sha256(self.source(name).encode("utf-8")).hexdigest()[:16]
 
     def render(self, name: str, **context: Any) -> str:
         """Render one template; any Jinja problem becomes a one-line :class:`TemplateError`."""

@@ -37,15 +37,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-import jinja2
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..backends.structured import ask_json, inline_schema, reask_problem, response_format_for
 from ..cache import ResultCache
 from ..chat import ChatModel, Completion, Message
-from ..errors import ModelError, TemplateError
+from ..errors import ModelError
 from ..parse import one_line, parse_json_answer
-from ..prompts import SUFFIX, PromptSet
+from ..prompts import PromptSet
 from ..schema import Usage
 from .models import NameKind
 from .names import fold
@@ -324,12 +323,7 @@ class LlmMerger:
         self.response_format = response_format_for(output_mode, reply_schema())
         if self.response_format is not None and "json_schema" in self.response_format:
             self.response_format["json_schema"]["name"] = "stance_merge"
-        env = self.prompts.env
-        try:
-            source, _, _ = env.loader.get_source(env, TEMPLATE + SUFFIX)  # type: ignore[union-attr]
-        except jinja2.TemplateNotFound as exc:
-            raise TemplateError(f"prompt template '{TEMPLATE}{SUFFIX}' not found") from exc
-        self.template_hash = hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
+        self.template_hash = self.prompts.template_hash(TEMPLATE)
         self.stats = MergeStats(model=model)
         sample = [MergeName("A", "party", "person", ("r",)), MergeName("B", "party")]
         self.messages_for(sample, [MergeName("t", "topic"), MergeName("u", "topic")])

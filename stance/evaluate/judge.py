@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import hashlib
 import json
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -30,7 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jinja2
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from ..backends import resolve_extractor
@@ -43,12 +41,11 @@ from ..errors import (
     InvalidOutput,
     ModelError,
     Refusal,
-    TemplateError,
     TruncatedOutput,
 )
 from ..files import atomic_write_text
 from ..parse import one_line, parse_json_answer
-from ..prompts import FULLWIDTH_LT, SUFFIX, PromptSet
+from ..prompts import FULLWIDTH_LT, PromptSet
 from ..schema import Usage
 from .facts import DEFAULT_FACT_THRESHOLD, lexical_coverage
 
@@ -258,15 +255,6 @@ class JudgeItem:
         return "\n".join([self.summary, *self.key_points])
 
 
-def prompt_hash(prompts: PromptSet) -> str:
-    """sha256 (16 hex) of the judge template source in use (shipped or overridden)."""
-    try:
-        src, _, _ = prompts.env.loader.get_source(prompts.env, TEMPLATE + SUFFIX)  # type: ignore[union-attr]
-    except jinja2.TemplateNotFound as exc:
-        raise TemplateError(f"prompt template '{TEMPLATE}{SUFFIX}' not found") from exc
-    return hashlib.sha256(src.encode()).hexdigest()[:16]
-
-
 def _render(prompts: PromptSet, section: str, **context: Any) -> str:
     return prompts.render(TEMPLATE, section=section, **context)
 
@@ -339,7 +327,7 @@ class LLMJudge:
         self.concurrency = max(1, concurrency)
         self.reasks = reasks
         self._close = close or chat.aclose
-        self.prompt_hash = prompt_hash(self.prompts)
+        self.prompt_hash = self.prompts.template_hash(TEMPLATE)
         self.response_format = response_format_for(output_mode, answer_schema())
         if self.response_format is not None and "json_schema" in self.response_format:
             self.response_format["json_schema"]["name"] = "stance_fact_judgement"
