@@ -49,38 +49,27 @@ def article_path(out_dir: Path, article_id: str) -> Path:
     return path
 
 
-def iter_run_analyses(run_dir: Path, warn: Any = None) -> Iterator[ArticleAnalysis]:
-    """Every per-article analysis stored in a run folder, in file-name order."""
-    for f in sorted(run_dir.glob("*.json")):
-        if f.stem in RESERVED:
-            continue
-        try:
-            yield ArticleAnalysis.model_validate_json(f.read_bytes())
-        except (ValidationError, ValueError, OSError) as exc:
-            if warn is not None:
-                warn(f"{f}: not an article analysis ({exc.__class__.__name__}); skipped")
-
-
 class StoredAnalyses:
     """Stored article analyses, read from their files at each iteration.
 
     What the comparison and the reports get instead of a list: the comparison reads it
     twice (names, then positions), each report once and only as far as it shows articles
-    in full, and none of them ever holds it whole. Built from a run's ids (file-name
-    order, as :func:`iter_run_analyses` reads a folder) or, with :meth:`from_files`, from
-    files already checked, in the order given.
+    in full, and none of them ever holds it whole.
+
+    Args:
+        files: ``(path, article id)`` pairs, read in this order; a file that is unreadable
+            by then, or holds another article, is skipped. :meth:`of_run` builds them for a
+            run folder.
     """
 
-    def __init__(self, out_dir: Path, ids: Iterable[str]) -> None:
-        files = {article_path(out_dir, aid).name: aid for aid in ids}
-        self.files = [(out_dir / name, aid) for name, aid in sorted(files.items())]
+    def __init__(self, files: Iterable[tuple[Path, str]]) -> None:
+        self.files = list(files)
 
     @classmethod
-    def from_files(cls, files: Iterable[tuple[Path, str]]) -> StoredAnalyses:
-        """``(path, article id)`` pairs, e.g. from several run folders."""
-        stored = cls.__new__(cls)
-        stored.files = list(files)
-        return stored
+    def of_run(cls, out_dir: Path, ids: Iterable[str]) -> StoredAnalyses:
+        """The articles ``ids`` of the run folder ``out_dir``, in file-name order."""
+        names = {article_path(out_dir, aid).name: aid for aid in ids}
+        return cls((out_dir / name, aid) for name, aid in sorted(names.items()))
 
     def __len__(self) -> int:
         return len(self.files)
@@ -90,7 +79,7 @@ class StoredAnalyses:
             try:
                 analysis = ArticleAnalysis.model_validate_json(path.read_bytes())
             except (ValidationError, ValueError, OSError):
-                continue  # not readable any more: skipped, as iter_run_analyses would
+                continue  # not readable any more: skipped
             if analysis.article.id == aid:  # else a stale file from another run
                 yield analysis
 
@@ -266,7 +255,7 @@ class RunWriter:
 
     def _begin(self) -> tuple[dict[str, Any], StoredAnalyses]:
         manifest = self.manifest()
-        stored = StoredAnalyses(self.out_dir, self.ok_ids)
+        stored = StoredAnalyses.of_run(self.out_dir, self.ok_ids)
         manifest["counts"].update(self._write_positions(stored))
         return manifest, stored
 
@@ -314,14 +303,6 @@ class RunWriter:
         os.replace(self.out_dir / ".positions.csv.tmp", self.out_dir / "positions.csv")
         os.replace(self.out_dir / ".positions.jsonl.tmp", self.out_dir / "positions.jsonl")
         return stats
-
-    def write_reports(self, stored: StoredAnalyses, manifest: dict[str, Any]) -> None:
-        """The comparison and the reports, from the stored articles."""
-        from .compare import compare_light
-        from .report import write_run_reports
-
-        with compare_light(stored, llm_merge=self.merger) as comparison:
-            write_run_reports(self.out_dir, stored, comparison, manifest)
 
     def close(self) -> None:
         for tmp in (".positions.csv.tmp", ".positions.jsonl.tmp"):

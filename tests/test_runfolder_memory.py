@@ -85,7 +85,7 @@ def test_stored_analyses_reread_the_run_folder_in_file_order(tmp_path: Path) -> 
     (tmp_path / "old.json").write_text(items[1].model_dump_json(), encoding="utf-8")
     (tmp_path / "a.json").write_text("{broken", encoding="utf-8")
 
-    stored = StoredAnalyses(tmp_path, [a.article.id for a in items])
+    stored = StoredAnalyses.of_run(tmp_path, [a.article.id for a in items])
     first = [a.article.id for a in stored]
     assert first == ["b", "report", "z0"]  # file order: b, report-article, z0; a is unreadable
     assert [a.article.id for a in stored] == first  # read anew each time

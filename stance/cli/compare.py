@@ -18,15 +18,11 @@ from ..backends import resolve_extractor
 from ..cache import DEFAULT_CACHE_NAME, ResultCache
 from ..compare import LightComparison, acompare_light, compare_light, merger_for
 from ..errors import InputError
+from ..loaders import RESERVED_IDS
 from ..report import write_run_reports
 from ..runfolder import StoredAnalyses
 from ..schema import ArticleAnalysis
 from .run import output_mode_option, prompts_option
-
-# Files a run folder holds besides the per-article results.
-NOT_ARTICLES = frozenset(
-    {"run", "comparison", "report", "requests", "positions", "matrix", "merge_log"}
-)
 
 
 def _warn(message: str) -> None:
@@ -42,7 +38,7 @@ def scan_run_dir(run_dir: Path) -> tuple[list[tuple[Path, str]], dict[str, Any] 
     """
     found: list[tuple[Path, str]] = []
     for path in sorted(run_dir.glob("*.json")):
-        if path.stem in NOT_ARTICLES or path.name.startswith("."):
+        if path.stem in RESERVED_IDS or path.name.startswith("."):  # the run's own files
             continue
         try:
             analysis = ArticleAnalysis.model_validate_json(path.read_bytes())
@@ -153,7 +149,7 @@ def compare(
         manifest["sources"] = [str(d) for d in run_dirs]
 
     # Read from the files at each pass, never held whole: memory stays flat with corpus size.
-    analyses = StoredAnalyses.from_files(files)
+    analyses = StoredAnalyses(files)
     target = out if out is not None else run_dirs[0]
     if model is None or model == "baseline":
         comparison = compare_light(analyses, aliases=aliases_file)
