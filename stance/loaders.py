@@ -252,14 +252,19 @@ def _from_record(rec: Any, *, default_id: str, path: str) -> Article:
     text = rec.get("text") or rec.get("body") or rec.get("content")
     if not isinstance(text, str):
         raise InputError(path, "JSON article has no 'text' string")
-    rid = rec.get("id")
+    return _with_meta(text, rec, default_id=default_id, path=path)
+
+
+def _with_meta(text: str, meta: dict[str, Any], *, default_id: str, path: str) -> Article:
+    """An article whose metadata comes from a JSON record or Markdown front matter."""
+    mid = meta.get("id")
     return make_article(
         text,
-        id=str(rid) if isinstance(rid, str | int) and str(rid) else default_id,
-        title=_meta(rec.get("title")),
-        source=_meta(rec.get("source") or rec.get("outlet")),
-        published=rec.get("date") or rec.get("published"),
-        url=_meta(rec.get("url")),
+        id=str(mid) if isinstance(mid, str | int) and str(mid) else default_id,
+        title=_meta(meta.get("title")),
+        source=_meta(meta.get("source") or meta.get("outlet")),
+        published=meta.get("date") or meta.get("published"),
+        url=_meta(meta.get("url")),
         path=path,
     )
 
@@ -287,21 +292,7 @@ def _load_entries(path: Path) -> list[Entry]:
         return [(make_article(body, id=stem, title=title, path=sp), stem)]
     if suffix in (".md", ".markdown"):
         meta, body = split_front_matter(raw, sp)
-        mid = meta.get("id")
-        return [
-            (
-                make_article(
-                    body,
-                    id=str(mid) if isinstance(mid, str | int) and str(mid) else stem,
-                    title=_meta(meta.get("title")),
-                    source=_meta(meta.get("source") or meta.get("outlet")),
-                    published=meta.get("date") or meta.get("published"),
-                    url=_meta(meta.get("url")),
-                    path=sp,
-                ),
-                stem,
-            )
-        ]
+        return [(_with_meta(body, meta, default_id=stem, path=sp), stem)]
     if suffix == ".json":
         data = _json_loads(raw, sp)
         if not isinstance(data, list):
