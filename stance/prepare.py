@@ -7,6 +7,7 @@ whitespace) is only ever applied to copies used for matching (see :mod:`stance.g
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass, field
 
 from .loaders import Article
@@ -60,6 +61,28 @@ class PreparedArticle:
     chunks: list[Chunk] = field(default_factory=list)
 
 
+_WORD_CHARS = frozenset(string.ascii_letters + ".")
+
+
+def _word_before(text: str, start: int, stop: int) -> str:
+    """The run of ASCII letters and dots that ends at ``stop`` (not before ``start``).
+
+    A backward scan: regex searches over the whole sentence so far were quadratic on
+    hostile text ("ab.ab.ab..." with no spaces, or thousands of "Mr. a"), because a
+    full stop taken for an abbreviation does not move ``start`` on.
+    """
+    i = stop
+    while i > start and text[i - 1] in _WORD_CHARS:
+        i -= 1
+    return text[i:stop]
+
+
+def _initial_before(text: str, start: int, stop: int) -> bool:
+    """Whether a lone capital letter ends at ``stop``, as in "John F. Kennedy"."""
+    i = stop - 1
+    return i >= start and "A" <= text[i] <= "Z" and (i == start or text[i - 1].isspace())
+
+
 def split_sentences(text: str) -> list[Sentence]:
     """Split text into sentences with exact character spans into ``text``."""
     spans: list[tuple[int, int]] = []
@@ -67,9 +90,8 @@ def split_sentences(text: str) -> list[Sentence]:
     for m in _BOUNDARY.finditer(text):
         end = m.end()
         if m.group(0).startswith("."):
-            word = re.search(r"([A-Za-z.]+)\.$", text[start : m.start() + 1])
             # "U.S." / "Mr." / "Jan." : keep going unless the next word starts a sentence
-            abbrev = word.group(1).lower().rstrip(".") if word else ""
+            abbrev = _word_before(text, start, m.start()).lower().rstrip(".")
             if abbrev in _ABBREV:
                 nxt = text[end : end + 3].lstrip()
                 if nxt[:1].islower() or nxt[:1].isdigit() or abbrev in _TITLES:
@@ -79,7 +101,7 @@ def split_sentences(text: str) -> list[Sentence]:
                     if ahead and ahead.group(1).lower() not in _SENTENCE_OPENERS:
                         continue
             # single capital initial: "John F. Kennedy"
-            if re.search(r"(?:^|\s)[A-Z]$", text[start : m.start()]):
+            if _initial_before(text, start, m.start()):
                 continue
         spans.append((start, end))
         start = end

@@ -67,3 +67,18 @@ def test_chunks_overlap_by_one_sentence_and_cover_the_text() -> None:
     for a, b in zip(doc.chunks, doc.chunks[1:], strict=False):
         assert a.sentences[-1] == b.sentences[0]  # one sentence of overlap
         assert b.start < a.end
+
+
+def test_hostile_runs_without_spaces_or_endless_titles_split_correctly() -> None:
+    """Text built to make the abbreviation check rescan the sentence at every full stop.
+
+    (It used to search the whole sentence so far at each one: quadratic, about 30 s for
+    the first text here. Memory and speed are measured in benchmarks, not here; this
+    pins the result on inputs of that shape.)
+    """
+    run = "ab." * 40_000 + "- . Next."
+    assert texts(run) == ["ab." * 40_000 + "- .", "Next."]
+    titles = "Mr. a " * 20_000 + "end."
+    assert texts(titles) == [titles]
+    lone = "x" * 40_000 + " . Then U.S. Senator Ann Lee spoke."
+    assert texts(lone) == ["x" * 40_000 + " .", "Then U.S. Senator Ann Lee spoke."]
