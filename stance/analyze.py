@@ -131,12 +131,13 @@ def build_analysis(
             )
         )
 
+    fingerprint = extractor.fingerprint()
     provenance = Provenance(
         model=extractor.model,
         backend=extractor.backend,
         endpoint_host=extractor.endpoint_host,
-        prompt_hash=extractor.fingerprint().get("prompt_hash"),
-        parameters=extractor.fingerprint().get("params", {}),
+        prompt_hash=fingerprint.get("prompt_hash"),
+        parameters=fingerprint.get("params", {}),
         usage=result.usage,
         calls=result.calls,
         attempts=result.attempts,
